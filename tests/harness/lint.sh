@@ -11,6 +11,14 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
 fi
 
+# ansible-lint run without --offline installs the collection it lints into
+# ~/.ansible/collections; such a stale copy would shadow this checkout.
+stale="$HOME/.ansible/collections/ansible_collections/gathewhy/ai_backend"
+if [ -e "$stale" ] && [ ! -L "$stale" ]; then
+  echo "lint: removing stale installed copy $stale (it would shadow this checkout)"
+  rm -rf "$stale"
+fi
+
 echo "== yamllint"
 "$bin/yamllint" --strict .
 
@@ -28,12 +36,19 @@ cp "$repo/tests/harness/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_$
 sanity_root="$repo/.build/sanity/ansible_collections/gathewhy/ai_backend"
 rm -rf "$repo/.build/sanity"
 mkdir -p "$sanity_root"
+# Tracked and new files that still exist (a deleted-but-tracked path is skipped).
 git -C "$repo" ls-files -z --cached --others --exclude-standard \
-  | (cd "$repo" && xargs -0 cp --parents -t "$sanity_root" 2>/dev/null || true)
+  | while IFS= read -r -d '' f; do
+      if [ -f "$repo/$f" ]; then printf '%s\0' "$f"; fi
+    done \
+  | (cd "$repo" && xargs -0 -r cp --parents -t "$sanity_root")
+read -r -a sanity_args <<< "${SANITY_ARGS:-}"
 (
   cd "$sanity_root"
-  git init -q . && git add -A >/dev/null && git -c user.email=ci@localhost -c user.name=ci commit -qm sanity >/dev/null
+  git init -q .
+  git add -A >/dev/null
+  git -c user.email=ci@localhost -c user.name=ci commit -qm sanity >/dev/null
   "$bin/ansible-test" sanity --local --python "$("$bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
-    --requirements --color no ${SANITY_ARGS:-}
+    --requirements --color no "${sanity_args[@]}"
 )
 echo "lint: all clean"

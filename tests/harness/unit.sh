@@ -19,4 +19,7 @@ if [ -f tests/harness/litellm-venv.sh ]; then
   bash tests/harness/litellm-venv.sh
 fi
 
-"$bin/python" -m pytest -p no:cacheprovider -q tests/unit tests/integration "$@"
+# The stand-ins' own tests drive the real llama-server on the tiny model.
+bash tests/harness/artifacts.sh
+
+"$bin/python" -m pytest -p no:cacheprovider -q tests/unit tests/integration tests/standins "$@"
