@@ -524,11 +524,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---- helpers shared by the inference endpoints
 
-    def _lookup(self, text):
+    @staticmethod
+    def _model_name(text):
+        """The request's model name, parsed as Ollama does; a bad name is a 400."""
         try:
-            name = ModelName(text)
+            return ModelName(text)
         except NameError_ as exc:
             raise ApiError(400, str(exc))
+
+    @staticmethod
+    def _requested(body):
+        """Ollama takes the model under "model" and, for older clients, "name"."""
+        return body.get("model") or body.get("name") or ""
+
+    def _lookup(self, text):
+        name = self._model_name(text)
         manifest, _raw = self.store.read_manifest(name)
         if manifest is None:
             raise ApiError(404, 'model "%s" not found, try pulling it first' % text)
@@ -626,11 +636,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api_pull(self):
         body = self._body()
-        text = body.get("model") or body.get("name") or ""
-        try:
-            name = ModelName(text)
-        except NameError_ as exc:
-            raise ApiError(400, str(exc))
+        text = self._requested(body)
+        name = self._model_name(text)
         stream = body.get("stream", True) is not False
         log("INFO", "pull (stand-in: every name maps to the tiny model)", model=name.display)
         if not stream:
@@ -649,11 +656,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api_delete(self):
         body = self._body()
-        text = body.get("model") or body.get("name") or ""
-        try:
-            name = ModelName(text)
-        except NameError_ as exc:
-            raise ApiError(400, str(exc))
+        text = self._requested(body)
+        name = self._model_name(text)
         self.runner.unload(name.display)
         if not self.store.delete(name):
             raise ApiError(404, "model '%s' not found" % text)
@@ -661,7 +665,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def api_show(self):
         body = self._body()
-        name, manifest = self._lookup(body.get("model") or body.get("name") or "")
+        name, manifest = self._lookup(self._requested(body))
         self._send(200, {
             "license": "", "modelfile": "# ollama STAND-IN: %s is the tiny test model\nFROM %s\n" % (
                 name.display, self.store.blob_path(manifest["layers"][0]["digest"])),
