@@ -19,6 +19,7 @@ import errno
 import grp
 import os
 import pwd
+import re
 import stat
 import tempfile
 import time
@@ -82,10 +83,15 @@ def backup_name(path, stamp=None):
     return "%s.%s.%06d~" % (path, time.strftime("%Y%m%dT%H%M%S", time.gmtime(stamp)), int((stamp % 1) * 1e6))
 
 
+# backup_name()'s suffix, exactly: only files this module made are ever pruned,
+# never a user's own ``config.yaml.mine~``.
+_BACKUP_SUFFIX = r"\.[0-9]{8}T[0-9]{6}\.[0-9]{6}~\Z"
+
+
 def list_backups(path):
     directory, base = os.path.split(os.path.abspath(path))
-    prefix = base + "."
-    found = [name for name in os.listdir(directory) if name.startswith(prefix) and name.endswith("~")]
+    ours = re.compile(re.escape(base) + _BACKUP_SUFFIX)
+    found = [name for name in os.listdir(directory) if ours.match(name)]
     return [os.path.join(directory, name) for name in sorted(found)]
 
 

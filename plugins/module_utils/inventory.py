@@ -17,6 +17,13 @@ from .registry_schema import (GATEWAY_SCHEMA, LOCAL_TYPES, PROVIDER_SCHEMA, REDI
                               ROUTING_SCHEMA)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Addresses that mean "every interface": a server binds them, no client can dial them.
+WILDCARD = ("0.0.0.0", "::", "[::]", "*")
+
+
+def is_loopback(address):
+    """127.0.0.0/8, ::1 and localhost."""
+    return address in LOOPBACK or address.startswith("127.") or address == "[::1]"
 
 
 def defaults_of(schema):
@@ -60,6 +67,7 @@ class HostView:
         self.path = host_path(name)
         base = REGISTRY_SCHEMA["properties"]
         self.listen = self._scalar("ai_backend_listen_address", bad_paths, base["ai_backend_listen_address"]["default"])
+        self.advertise_set = "ai_backend_advertise_address" in self.raw
         self.advertise = self._scalar("ai_backend_advertise_address", bad_paths, self.listen)
         self.ceiling = self._scalar("ai_backend_gpu_memory_ceiling", bad_paths,
                                     base["ai_backend_gpu_memory_ceiling"]["default"])
@@ -67,6 +75,9 @@ class HostView:
         self.providers = {}          # id -> provider dict with defaults (schema-clean only)
         self.invalid_names = {}      # model name -> path, from providers that failed the schema
         self.disabled_names = {}     # model name -> provider id, from disabled providers
+        # True when ai_backend_providers itself is malformed (a list, a string...): which
+        # models this host serves is unknown, so references to them are not judged.
+        self.providers_unknown = False
         self._load_providers(bad_paths)
         self.gateway = self._section("ai_backend_gateway", GATEWAY_SCHEMA, bad_paths)
         self.redis = self._section("ai_backend_redis", REDIS_SCHEMA, bad_paths)
@@ -100,18 +111,25 @@ class HostView:
     def _load_providers(self, bad_paths):
         providers = self.raw.get("ai_backend_providers")
         if not isinstance(providers, dict):
+            self.providers_unknown = "ai_backend_providers" in self.raw
             return
         pdefaults = defaults_of(PROVIDER_SCHEMA)
         for pid in sorted(providers, key=str):
             provider = providers[pid]
             ppath = self.var_path("ai_backend_providers", pid)
             if not isinstance(provider, dict):
+                self.providers_unknown = True
                 continue
             if has_problem_under(bad_paths, ppath):
-                for index, model in enumerate(provider.get("models") or []
-                                              if isinstance(provider.get("models"), list) else []):
+                models = provider.get("models")
+                if not isinstance(models, list):
+                    self.providers_unknown = True
+                    continue
+                for index, model in enumerate(models):
                     if isinstance(model, dict) and isinstance(model.get("name"), str):
                         self.invalid_names.setdefault(model["name"], path_join(path_join(ppath, "models"), index))
+                    else:
+                        self.providers_unknown = True
                 continue
             merged = dict(pdefaults)
             merged.update(provider)

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+from .plain import printable
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -37,6 +39,7 @@ SEVERITY = {
     "master-key": ERROR,         # check 7: weak master key
     "routing-strategy": ERROR,   # check 8
     "host": ERROR,               # gateway/inference host names that are not in the inventory
+    "address": ERROR,            # the gateway cannot dial a backend, or two backends render one URL
     "no-models": WARNING,        # a gateway with nothing to route to (legal while building up)
     "no-fallback": WARNING,      # a model nobody falls back from
     "similar-names": WARNING,    # two names within edit distance 2: maybe a typo
@@ -44,6 +47,14 @@ SEVERITY = {
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _REDACTED = "<redacted>"
+
+
+def mask(value):
+    """A secret as a report may show it: never whole. Long strings keep their first 4
+    characters (enough to recognise which key leaked) and their length."""
+    if isinstance(value, str) and len(value) >= 16:
+        return "<redacted: %s... %d characters>" % (value[:4], len(value))
+    return _REDACTED
 
 
 def path_join(path, key):
@@ -112,7 +123,7 @@ class Problem:
             raise ValueError("unknown problem code %r" % code)
         self.code = code
         self.path = path if isinstance(path, str) else str(path)
-        self.value = _REDACTED if secret else value
+        self.value = mask(value) if secret else value
         self.message = message
         self.hint = hint
         self.secret = secret
@@ -132,7 +143,7 @@ class Problem:
 
     def as_dict(self):
         return {"code": self.code, "severity": self.severity, "path": self.path,
-                "value": self.value, "message": self.message, "hint": self.hint}
+                "value": printable(self.value), "message": self.message, "hint": self.hint}
 
     def one_line(self):
         return "%s: %s (fix: %s)" % (self.path, self.message, self.hint)

@@ -5,9 +5,12 @@
 
     result = build_gateway_config(hosts, gateway_host=None, inference_hosts=None, master_key=None)
     problems, warnings = validate_inventory(hosts, gateway_hosts=None, inference_hosts=None)
+    problems, warnings, configs = validate_and_render(hosts, gateway_hosts=None, inference_hosts=None)
 
 ``hosts`` maps inventory_hostname -> that host's ``ai_backend_*`` variables.
-Plain Python + PyYAML; no Ansible imports, so it runs inside AnsiballZ and in tests.
+Plain Python + PyYAML; no Ansible imports. It runs on the controller (the
+litellm_config action plugin, the filters, the tests); the schema it validates
+against is schemas/registry.schema.json.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +28,7 @@ from .registry_schema import REGISTRY_SCHEMA
 from .render import build_config, render_text, source_digest
 from .validator import Validator, json_type
 
-__all__ = ("build_gateway_config", "validate_inventory", "write_gateway_config", "RegistryError",
+__all__ = ("build_gateway_config", "validate_inventory", "validate_and_render", "write_gateway_config", "RegistryError",
            "GatewayConfig", "Problem", "REGISTRY_VARS", "registry_vars")
 
 REGISTRY_VARS = tuple(sorted(REGISTRY_SCHEMA["properties"]))
@@ -102,10 +105,13 @@ def _validate(hosts, gateway_hosts, inference_hosts, master_key, master_key_path
         checks.check_ports(view, name in gateways, problems)
         checks.check_duplicate_models(view, problems)
         checks.check_gpu_budget(view, problems)
+        if name in inference:
+            checks.check_advertise(view, problems)
+    checks.check_api_bases([views[name] for name in inference], problems)
     index = checks.ModelIndex([views[name] for name in inference],
                               [views[name] for name in sorted(views) if name not in inference])
     for name in gateways:
-        if not index.enabled and not index.invalid:
+        if not index.enabled and not index.invalid and not index.incomplete:
             problems.append(Problem("no-models", host_path(name), None,
                                     "gateway %s has no model to serve: no enabled provider on its inference hosts "
                                     "(%s)" % (name, ", ".join(inference) or "none"),
@@ -154,7 +160,27 @@ def build_gateway_config(hosts, gateway_host=None, inference_hosts=None, master_
         hosts, [gateway_host] if gateway_host is not None else None, inference_hosts, master_key, master_key_path)
     if errors:
         raise RegistryError(errors, warnings)
-    gateway = views[gateways[0]]
+    return _render(views, gateways[0], inference, warnings)
+
+
+def validate_and_render(hosts, gateway_hosts=None, inference_hosts=None, master_key=None,
+                        master_key_path="litellm_master_key"):
+    """Validate once and render every gateway: (errors, warnings, {gateway: GatewayConfig}).
+
+    For a caller that needs the report and the configs of several gateways (the
+    registry view of validate.yml): one validation instead of one per gateway
+    plus one for the report. The configs are empty when there are errors; each
+    config's warnings are those of the whole validation. Never raises for bad input.
+    """
+    errors, warnings, views, gateways, inference, _plain_hosts = _validate(
+        hosts, gateway_hosts, inference_hosts, master_key, master_key_path)
+    if errors:
+        return errors, warnings, {}
+    return errors, warnings, dict((name, _render(views, name, inference, warnings)) for name in gateways)
+
+
+def _render(views, gateway_name, inference, warnings):
+    gateway = views[gateway_name]
     deployments = []
     for name in inference:
         deployments.extend(views[name].deployments())

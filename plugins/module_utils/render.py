@@ -17,6 +17,13 @@ import hashlib
 import json
 import re
 
+try:
+    import yaml
+    from yaml.events import (DocumentEndEvent, DocumentStartEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                             SequenceEndEvent, SequenceStartEvent, StreamEndEvent, StreamStartEvent)
+except ImportError:  # the controller always has PyYAML (ansible-core needs it); say so if it is missing
+    yaml = None
+
 HEADER = "# managed by Ansible (gathewhy.ai_backend): edit the inventory registry, not this file"
 
 # type -> (LiteLLM provider prefix, path appended to the base URL). Why these:
@@ -46,20 +53,24 @@ def url_host(address):
     return address
 
 
+def api_base(provider, advertise):
+    """The URL LiteLLM calls for ``provider``: its base_url, or the host's advertised address and its port."""
+    suffix = PROVIDER_ROUTES[provider["type"]][1]
+    if "port" in provider:
+        return "http://%s:%d%s" % (url_host(advertise), provider["port"], suffix)
+    return provider["base_url"].rstrip("/") + suffix
+
+
 def deployment_entry(dep, advertise):
     ptype = dep.ptype
-    prefix, suffix = PROVIDER_ROUTES[ptype]
+    prefix = PROVIDER_ROUTES[ptype][0]
     provider = dep.provider
     model = dep.model
     if ptype in ("vllm", "llama_cpp"):
         backend_model = model["name"]  # vLLM: --served-model-name; llama.cpp: --alias
     else:
         backend_model = model.get("source") or model["name"]
-    if "port" in provider:
-        api_base = "http://%s:%d%s" % (url_host(advertise), provider["port"], suffix)
-    else:
-        api_base = provider["base_url"].rstrip("/") + suffix
-    params = {"model": "%s/%s" % (prefix, backend_model), "api_base": api_base}
+    params = {"model": "%s/%s" % (prefix, backend_model), "api_base": api_base(provider, advertise)}
     if provider.get("api_key_env"):
         params["api_key"] = env_ref(provider["api_key_env"])
     for limit in ("rpm", "tpm"):
@@ -129,85 +140,85 @@ def source_digest(source):
     return hashlib.sha256(canonical_json(source).encode("utf-8")).hexdigest()
 
 
-# A string may stay unquoted only if YAML 1.1 (PyYAML) reads it back as that same string:
-# a letter first, no ": " or " #", no trailing colon, and not a YAML 1.1 bool/null word.
-_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_./@+-]*(:[A-Za-z0-9_./@+-]+)*$")
-_RESERVED = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+# libyaml's emitter when PyYAML has it (3-4 times faster than the pure-Python one).
+_DUMPER = getattr(yaml, "CSafeDumper", None) or getattr(yaml, "SafeDumper", None)
+_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
+# first character -> [(tag, regexp)]: when a plain scalar would read back as another type.
+_IMPLICIT = dict((first, list(found) + list(_DUMPER.yaml_implicit_resolvers.get(None, ())))
+                 for first, found in _DUMPER.yaml_implicit_resolvers.items() if first is not None) if yaml else {}
+# No line folding: a long URL or source id stays on one line, so a diff shows it whole.
+_NO_FOLD = 1 << 30
+# An escape \UXXXXXXXX of a double-quoted scalar (preceded by an even number of backslashes).
+_ASTRAL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\U([0-9A-Fa-f]{8})")
 
 
-def _scalar(value):
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        if "e" in text or "E" in text:  # PyYAML's float regex wants a dot and a signed exponent
-            mantissa, exponent = text.lower().split("e")
-            if "." not in mantissa:
-                mantissa += ".0"
-            if exponent[0] not in "+-":
-                exponent = "+" + exponent
-            text = "%se%s" % (mantissa, exponent)
-        elif "." not in text:
-            text += ".0"
-        return text
-    if _PLAIN.match(value) and value.lower() not in _RESERVED:
-        return value
-    return json.dumps(value, ensure_ascii=True)  # a JSON string is a valid YAML double-quoted scalar
+def _unescape(match):
+    return match.group(1) + chr(int(match.group(2), 16))
 
 
-def _emit(value, indent, out, keys):
-    """Block-style YAML, keys sorted, sequences indented under their key.
+_SCALAR_FORMS = yaml.representer.SafeRepresenter() if yaml else None
 
-    ``keys`` caches the rendering of mapping keys (the same few repeat per deployment).
-    Tests prove yaml.safe_load(text) == config for every render.
+
+def _events(value, out):
+    """The event stream PyYAML's serializer would make for ``value`` (block style, sorted keys).
+
+    The config holds only builtin dicts, lists, strings, numbers, bools and None
+    and shares no object, so the representer's node graph (alias bookkeeping, a
+    type lookup through the MRO, two resolver calls back from libyaml per
+    scalar) is skipped: at 10,000 models that halves the dump. PyYAML's emitter
+    still decides every scalar's quoting and escaping; a string may be written
+    plain only where PyYAML's resolver would read it back as a string.
     """
-    pad = " " * indent
-    if isinstance(value, dict):
+    cls = value.__class__
+    if cls is str:
+        plain = True
+        for dummy_tag, regexp in _IMPLICIT.get(value[:1], ()):
+            if regexp.match(value):
+                plain = False
+                break
+        out.append(ScalarEvent(None, None, (plain, True), value))
+    elif cls is dict:
+        out.append(MappingStartEvent(None, None, True, flow_style=False))
         for key in sorted(value):
-            item = value[key]
-            text = keys.get(key)
-            if text is None:
-                text = keys[key] = _scalar(key)
-            if isinstance(item, (dict, list)) and item:
-                out.append("%s%s:\n" % (pad, text))
-                _emit(item, indent + 2, out, keys)  # sequences indented too: yamllint's default style
-            else:
-                out.append("%s%s: %s\n" % (pad, text, _inline(item)))
-    else:
+            _events(key, out)
+            _events(value[key], out)
+        out.append(MappingEndEvent())
+    elif cls is list:
+        out.append(SequenceStartEvent(None, None, True, flow_style=False))
         for item in value:
-            if isinstance(item, (dict, list)) and item:
-                lines = []
-                _emit(item, indent + 2, lines, keys)
-                lines[0] = pad + "- " + lines[0][indent + 2:]
-                out.extend(lines)
-            else:
-                out.append("%s- %s\n" % (pad, _inline(item)))
-
-
-def _inline(value):
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _scalar(value)
+            _events(item, out)
+        out.append(SequenceEndEvent())
+    else:  # int, float, bool, None: PyYAML's own text for them, which reads back as the same type
+        node = _SCALAR_FORMS.represent_data(value)
+        out.append(ScalarEvent(None, node.tag, (True, False), node.value))
 
 
 def dump_yaml(config):
-    """Deterministic YAML for the config.
+    """Deterministic YAML for the config: block style, keys sorted, PyYAML's quoting, so
+    any string (newlines, tabs, leading indicators) loads back equal.
 
-    Hand-emitted because the config has a fixed, simple shape: this is ~10x
-    faster than PyYAML's representer (even with libyaml), which is what keeps a
-    10,000-model render under a second.
+    Characters outside the BMP are written as real UTF-8. libyaml escapes them
+    (as \\U0001F600: valid, but not the text the user wrote); such escapes are
+    turned back into the characters, and the result is kept only if it loads
+    back to the same config (else the escaped text, equally valid, is kept).
+    The pure-Python emitter is no way out: it writes U+0085 raw, which its own
+    loader then reads as a line break.
     """
-    out = []
-    _emit(config, 0, out, {})
-    return "".join(out)
+    if yaml is None:
+        raise RuntimeError("rendering the LiteLLM config needs PyYAML on the controller: pip install -r "
+                           "requirements.txt of the gathewhy.ai_backend collection")
+    events = [StreamStartEvent(), DocumentStartEvent(explicit=False)]
+    _events(config, events)
+    events.extend((DocumentEndEvent(explicit=False), StreamEndEvent()))
+    text = yaml.emit(events, Dumper=_DUMPER, allow_unicode=True, width=_NO_FOLD)
+    if "\\U" in text:
+        readable = _ASTRAL_ESCAPE.sub(_unescape, text)
+        try:
+            if yaml.load(readable, Loader=_LOADER) == config:
+                return readable
+        except yaml.YAMLError:
+            pass
+    return text
 
 
 def render_text(config, digest, gateway_host, inference_hosts):

@@ -12,9 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import re
 
-from .problems import Problem, path_join
+from .problems import Problem, mask, path_join
 
 MASTER_KEY_MIN_LENGTH = 32
 
@@ -22,15 +23,50 @@ MASTER_KEY_MIN_LENGTH = 32
 # allowed (they hold a NAME) and never reach this check.
 _SECRET_KEY = re.compile(r"(api[_-]?key|apikey|master[_-]?key|passw(or)?d|secret|token|credential|auth)",
                          re.IGNORECASE)
-# Well-known credential shapes: OpenAI/LiteLLM, GitHub, Hugging Face, Slack, AWS,
-# Google, JWTs and bearer headers.
-_SECRET_VALUE = re.compile(
-    r"^(sk-|sk_|ghp_|gho_|ghs_|github_pat_|hf_|xox[abps]-|AKIA[0-9A-Z]{12}|AIza|eyJ[A-Za-z0-9_-]{10,}\.|Bearer\s)")
+# Well-known credential shapes at the start of a value: OpenAI/LiteLLM, GitHub,
+# Hugging Face, Slack, Google, JWTs.
+_SECRET_VALUE = re.compile(r"^(sk-|sk_|ghp_|gho_|ghs_|github_pat_|hf_|xox[abps]-|AIza|eyJ[A-Za-z0-9_-]{10,}\.)")
+# Shapes found anywhere in a value: AWS access key ids, bearer headers, PEM blocks.
+_SECRET_INSIDE = re.compile(
+    r"((?<![A-Z0-9])(AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])|\b[Bb]earer\s+\S{8,}|-----BEGIN [A-Z ]*-----)")
 _URL_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s@]+@", re.IGNORECASE)
+# A long run of base64/url-safe characters mixing cases and digits, with the
+# spread of characters of random bytes: a token whose vendor prefix we do not know.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+_ENTROPY_BITS = 4.2
+_SWITCH_RATIO = 0.45
+_SEPARATOR_CHARS = re.compile(r"[-_/+=]")
 _ENV_FIELDS = ("api_key_env", "master_key_env", "password_env")
 
 _VAULT_HINT = ("keep the value in a vaulted variable (litellm_master_key, redis_password, "
                "litellm_provider_secrets) and reference it here by env var NAME only")
+
+
+def _char_class(char):
+    return "u" if char.isupper() else "l" if char.islower() else "d"
+
+
+def _high_entropy(text):
+    """A run of token characters that reads like random bytes, not like words.
+
+    Random base62/base64 switches between upper case, lower case and digits at
+    about 6 of 10 characters; identifiers made of words and version numbers
+    (``meta-llama/Llama-3.1-405B-Instruct-FP8``) switch far less often.
+    """
+    for run in _TOKEN_RUN.findall(text):
+        if not (re.search(r"[a-z]", run) and re.search(r"[A-Z]", run) and len(re.findall(r"[0-9]", run)) >= 4):
+            continue
+        chars = _SEPARATOR_CHARS.sub("", run)  # word separators would count as switches
+        switches = sum(1 for left, right in zip(chars, chars[1:]) if _char_class(left) != _char_class(right))
+        if switches < _SWITCH_RATIO * (len(chars) - 1):
+            continue
+        counts = {}
+        for char in run:
+            counts[char] = counts.get(char, 0) + 1
+        bits = -sum(n / float(len(run)) * math.log(n / float(len(run)), 2) for n in counts.values())
+        if bits >= _ENTROPY_BITS:
+            return True
+    return False
 
 
 def looks_like_secret(value):
@@ -38,7 +74,8 @@ def looks_like_secret(value):
     if not isinstance(value, str):
         return False
     text = value.strip()
-    return bool(_SECRET_VALUE.match(text) or _URL_USERINFO.match(text))
+    return bool(_SECRET_VALUE.match(text) or _URL_USERINFO.match(text) or _SECRET_INSIDE.search(text)
+                or (len(text) >= 32 and _high_entropy(text)))
 
 
 def is_secret_key(key):
@@ -87,7 +124,7 @@ def redact(problems):
     """Never print a credential-shaped value, whichever check found it (also inside a mapping)."""
     for problem in problems:
         if not problem.secret and contains_secret(problem.value):
-            problem.value = "<redacted>"
+            problem.value = mask(problem.value)
             problem.secret = True
     return problems
 

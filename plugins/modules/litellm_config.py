@@ -15,24 +15,44 @@ version_added: 0.1.0
 description:
   - Validates the registry (the C(ai_backend_*) variables of every host) and renders the LiteLLM 1.108.7
     proxy config for one gateway.
-  - Validation happens before anything is written. On any error the module fails with the full report
+  - Runs as an action plugin. Validation and rendering happen once, on the controller (which needs
+    C(jsonschema) and C(PyYAML), see the collection's C(requirements.txt)); the target only receives the
+    finished file.
+  - Validation happens before anything is written. On any error the task fails with the full report
     (variable path, value, what is wrong, how to fix it) and writes nothing.
-  - The file is replaced atomically (temporary file in the same directory, fsync, rename) with owner and mode
-    set before the rename, and the previous version is kept as a timestamped backup.
+  - The file is written by M(ansible.builtin.copy) (atomic replace, owner, group and mode, check mode, diff),
+    which keeps the previous version as a backup named C(<dest>.<pid>.<YYYY-MM-DD@HH:MM:SS>~).
+  - Only backups with exactly that name are pruned beyond O(backups); other files next to O(dest)
+    (for example C(config.yaml.mine~)) are never touched.
   - Reports C(changed) only when the bytes or the owner, group or mode differ.
 author:
   - gathewhy.ai engineering (@gathewhy)
+requirements:
+  - jsonschema and PyYAML on the controller
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.files
+  - action_common_attributes.flow
 attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
-    description: Validates and computes the diff; writes nothing.
+    details: Validates, renders and computes the diff; writes nothing.
   diff_mode:
     support: full
-    description: Shows the old and new config.
+    details: Shows the old and new config.
   platform:
-    description: Runs on the host that receives the config.
     support: full
     platforms: posix
+  safe_file_operations:
+    support: full
+  vault:
+    support: none
 options:
   registry:
     description:
@@ -112,7 +132,7 @@ backup_file:
   description: The backup of the previous version, when one was made.
   returned: changed and a previous version existed
   type: str
-  sample: /etc/litellm/config.yaml.20261127T120000.000000~
+  sample: /etc/litellm/config.yaml.2841.2026-11-27@12:00:00~
 registry_warnings:
   description: Registry warnings (one line each), also shown as Ansible warnings.
   returned: success
@@ -130,6 +150,12 @@ source_sha256:
   returned: success
   type: str
   sample: 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
+pruned_backups:
+  description: Old backups of O(dest) removed because more than O(backups) were kept.
+  returned: when any was removed
+  type: list
+  elements: str
+  sample: [/etc/litellm/config.yaml.2841.2026-11-20@12:00:00~]
 problems:
   description: On failure, every error and warning as a dict (code, severity, path, value, message, hint).
   returned: failure
@@ -137,63 +163,18 @@ problems:
   elements: dict
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gathewhy.ai_backend.plugins.module_utils.atomic import WriteError, write_atomic
-from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
-    RegistryError, build_gateway_config)
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils._litellm_config_spec import (
+    ARGUMENT_SPEC, REQUIRED_IF)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            registry=dict(type="dict", required=True),
-            gateway_host=dict(type="str"),
-            inference_hosts=dict(type="list", elements="str"),
-            dest=dict(type="path"),
-            owner=dict(type="str"),
-            group=dict(type="str"),
-            mode=dict(type="raw", default="0640"),
-            backups=dict(type="int", default=10),
-            master_key=dict(type="str", no_log=True),
-            validate_only=dict(type="bool", default=False),
-        ),
-        required_if=[("validate_only", False, ("dest",))],
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        result = build_gateway_config(params["registry"], gateway_host=params["gateway_host"],
-                                      inference_hosts=params["inference_hosts"], master_key=params["master_key"])
-    except RegistryError as err:
-        module.fail_json(msg=str(err), problems=[p.as_dict() for p in list(err.problems) + list(err.warnings)])
-    for warning in result.warnings:
-        module.warn(warning)
-    out = dict(changed=False, registry_warnings=result.warnings, model_groups=result.model_groups,
-               source_sha256=result.source_sha256)
-    if params["validate_only"]:
-        module.exit_json(**out)
-    out["dest"] = params["dest"]
-    try:
-        written = write_atomic(params["dest"], result.text.encode("utf-8"), owner=params["owner"],
-                               group=params["group"], mode=params["mode"], backups=params["backups"],
-                               check_mode=module.check_mode)
-    except WriteError as err:
-        module.fail_json(msg=str(err), **out)
-    except OSError as err:  # anything the write helper did not foresee: still no raw traceback
-        module.fail_json(msg="cannot write %s: %s" % (params["dest"], err), exception=traceback.format_exc(),
-                         **out)
-    out["changed"] = written["changed"]
-    if written["backup_file"]:
-        out["backup_file"] = written["backup_file"]
-    if module._diff and written["changed"]:
-        before = written["before"]
-        out["diff"] = dict(before_header=params["dest"], after_header=params["dest"],
-                           before=before.decode("utf-8", "replace") if before is not None else "",
-                           after=result.text)
-    module.exit_json(**out)
+    # The work is done by the action plugin of the same name (plugins/action/litellm_config.py);
+    # this file is its documentation. Reaching it means the action plugin was bypassed.
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
+    module.fail_json(msg="gathewhy.ai_backend.litellm_config runs as an action plugin on the controller; "
+                         "call it as a task, not as a raw module")
 
 
 if __name__ == "__main__":

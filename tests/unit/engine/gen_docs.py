@@ -1,6 +1,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Generate the reference part of docs/registry.md and schemas/registry.schema.json
-from the schema the engine embeds (plugins/module_utils/registry_schema.py).
+"""Generate the reference part of docs/registry.md from schemas/registry.schema.json
+(the only copy of the schema; the engine loads it), and keep that file canonical
+(sorted keys, two-space indent).
 
     python tests/unit/engine/gen_docs.py --write   # rewrite both files
     python tests/unit/engine/gen_docs.py           # exit 1 if either is stale

@@ -1,7 +1,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Ansible faces, run for real through ansible-playbook on localhost:
-the litellm_config module (write, idempotence, --check --diff, backups, failure
-writes nothing), the filters (2.19 data tags stripped), and playbooks/validate.yml."""
+the litellm_config action (write, idempotence, --check --diff, backups and their
+pruning, failure writes nothing), the filters (2.19 data tags stripped), and
+playbooks/validate.yml."""
 
 import json
 import os
@@ -108,7 +109,8 @@ def test_module_writes_then_is_idempotent_then_diffs_and_backs_up(collections, t
     check = play(collections, tmp_path, changed, extra=["--check", "--diff"])
     result = only_result(check)
     assert result["changed"] is True
-    assert "11435" in result["diff"]["after"] and "11434" in result["diff"]["before"]
+    diff = result["diff"][0]  # ansible.builtin.copy's diff: one entry per file
+    assert "11435" in diff["after"] and "11434" in diff["before"]
     assert open(dest).read() == text  # check mode wrote nothing
 
     real = play(collections, tmp_path, changed)
@@ -116,6 +118,29 @@ def test_module_writes_then_is_idempotent_then_diffs_and_backs_up(collections, t
     assert result["changed"] is True
     assert open(result["backup_file"]).read() == text
     assert "11435" in open(dest).read()
+
+
+def test_backup_pruning_removes_only_our_own_old_backups(collections, tmp_path):
+    dest = str(tmp_path / "litellm.yaml")
+    body = MODULE_PLAY % (GOOD_VARS, dest)
+    assert play(collections, tmp_path, body).returncode == 0
+    user_files = ["litellm.yaml.mine~", "litellm.yaml.orig~", "litellm.yaml.1.2020-01-01@00:00:00~.keep",
+                  "litellm.yaml.20201127T120000.000000~", "other.yaml.1.2020-01-01@00:00:00~"]
+    for name in user_files:
+        (tmp_path / name).write_text("mine\n")
+    (tmp_path / "litellm.yaml.7.2019-01-01@00:00:00~").write_text("an old backup of ours\n")
+    made = []
+    for port in (11435, 11436, 11437):
+        done = play(collections, tmp_path, body.replace("port: 11434", "port: %d" % port))
+        assert done.returncode == 0, done.stdout + done.stderr
+        made.append(only_result(done)["backup_file"])
+    ours = sorted(name for name in os.listdir(str(tmp_path))
+                  if name.startswith("litellm.yaml.") and name.endswith("~") and "@" in name)
+    assert len(ours) == 2, ours  # backups: 2
+    assert os.path.basename(made[-1]) in ours  # the rollback's backup is kept
+    assert "litellm.yaml.7.2019-01-01@00:00:00~" not in ours  # the oldest went first
+    for name in user_files:
+        assert (tmp_path / name).read_text() == "mine\n", name
 
 
 def test_module_fails_with_the_report_and_writes_nothing(collections, tmp_path):
@@ -185,7 +210,9 @@ def write_inventory(tmp_path, gw_vars, gpu_vars):
 GW = {"ai_backend_providers": {"ollama_main": {"type": "ollama", "port": 11434,
                                                "models": [{"name": "llama3.1-8b", "source": "llama3.1:latest"}]}},
       "ai_backend_routing": {"default_fallbacks": ["llama3.1-8b"], "aliases": {"code": "qwen-coder"}},
-      "unrelated_var": "{{ undefined_thing }}"}
+      "unrelated_var": "{{ undefined_thing }}",
+      # validate.yml also checks that the gateway's vaulted secrets are defined.
+      "litellm_master_key": "sk-" + "0123456789abcdef" * 3, "redis_password": "r3dis-pass-0123456789abcdef"}
 GPU = {"ai_backend_listen_address": "127.0.2.1",
        "ai_backend_providers": {"vllm_coder": {"type": "vllm", "port": 8001, "gpus": [0],
                                                "models": [{"name": "qwen-coder", "source": "Qwen/Qwen2.5-7B"}]}}}

@@ -74,3 +74,18 @@ def test_registry_error_writes_nothing_and_keeps_the_old_file(tmp_path):
     with open(dest) as handle:
         assert handle.read() == before
     assert sorted(os.listdir(str(tmp_path))) == ["config.yaml"]
+
+
+def test_pruning_touches_only_its_own_backups(tmp_path):
+    dest = str(tmp_path / "config.yaml")
+    mine = ["config.yaml.mine~", "config.yaml.orig~", "config.yaml.2026.bak~", "config.yaml.20201127T120000.000000~x",
+            "other.yaml.20201127T120000.000000~"]
+    for name in mine:
+        (tmp_path / name).write_text("user file\n")
+    atomic.write_atomic(dest, b"v0", backups=1)
+    for version in range(1, 4):
+        atomic.write_atomic(dest, b"v%d" % version, backups=1)
+    ours = [name for name in os.listdir(str(tmp_path)) if name not in mine and name != "config.yaml"]
+    assert len(ours) == 1, ours
+    for name in mine:
+        assert (tmp_path / name).read_text() == "user file\n", name

@@ -2,9 +2,11 @@
 """Every numbered check of issue 2: at least one failing and one passing case,
 asserting the variable path and the text of the message."""
 
+import os
+
 import pytest
 
-from engine_import import base_host, registry, secrets_mod
+from engine_import import REPO, base_host, registry, secrets_mod
 
 
 def run(hosts, **kwargs):
@@ -100,6 +102,7 @@ def test_provider_on_the_gateway_port_and_redis_port():
 
 def test_same_port_on_different_hosts_and_disabled_providers_is_fine():
     other = base_host()
+    other["ai_backend_listen_address"] = "127.0.2.1"
     other["ai_backend_providers"]["spare"] = {"type": "ollama", "enabled": False, "port": 11434,
                                               "models": [{"name": "spare-model"}]}
     hosts = {"gw": base_host(), "gpu1": other}
@@ -277,7 +280,7 @@ def test_literal_api_key_in_the_registry_is_redacted():
     assert "literal secret 'api_key'" in problem.message
     assert "api_key_env" in problem.hint
     report = str(registry.RegistryError(errors))
-    assert "sk-live" not in report and "<redacted>" in report
+    assert "sk-live" not in report and "<redacted: sk-l... 24 characters>" in report
 
 
 def test_secret_value_in_an_env_name_field():
@@ -286,8 +289,52 @@ def test_secret_value_in_an_env_name_field():
     errors = run({"gw": host})
     problem = one(errors, "secret")
     assert problem.path == "host_vars[gw].ai_backend_gateway.master_key_env"
-    assert problem.message == "must be the NAME of an environment variable, not a value"
-    assert problem.value == "<redacted>"
+    assert problem.message == "value looks like a literal API key or token"
+    assert problem.value == "<redacted: sk-1... 35 characters>"
+
+
+@pytest.mark.parametrize("value", [
+    "AKIAIOSFODNN7EXAMPLE",                       # AWS access key id: fits the env-name pattern
+    "ASIAY34FZKBOKMUTVV7A",
+    "Bearer abcdefghijklmnop1234",
+    "-----BEGIN PRIVATE KEY-----",
+    "sk-proj-0123456789abcdef",
+    "Zx9Qm2Lk8Vb4Nc7Hd1Jf6Gs3Ta5Yw0Re9Up2Io4",    # a long random token of no known vendor
+])
+@pytest.mark.parametrize("field", [("ai_backend_gateway", "master_key_env"), ("ai_backend_redis", "password_env")])
+def test_secret_shapes_are_refused_in_env_fields_and_masked(value, field):
+    host = base_host()
+    host[field[0]] = {field[1]: value}
+    errors = run({"gw": host})
+    problem = one(errors, "secret")
+    assert problem.path == "host_vars[gw].%s.%s" % field
+    report = str(registry.RegistryError(errors))
+    assert value not in report and value[5:] not in report
+    assert problem.value.startswith("<redacted")
+
+
+@pytest.mark.parametrize("value", ["OLLAMA_API_KEY", "OPENAI_COMPATIBLE_PROVIDER_API_KEY_FOR_THE_LAB",
+                                   "Qwen/Qwen2.5-Coder-32B-Instruct-GGUF", "0" * 64])
+def test_ordinary_values_are_not_taken_for_secrets(value):
+    assert not secrets_mod.looks_like_secret(value)
+
+
+def test_no_catalogue_value_is_taken_for_a_secret_but_random_tokens_mostly_are():
+    import random
+    import string
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    from catalogue import catalogue
+    flagged = set(value for entry in catalogue(62720) for value in entry.values()
+                  if isinstance(value, str) and secrets_mod.looks_like_secret(value))
+    assert flagged == set()
+    for extra in ("meta-llama/Llama-3.1-405B-Instruct-FP8-dynamic-2024", "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit",
+                  "hf.co/bartowski/Qwen2.5-Coder-32B-Instruct-GGUF:Q4_K_M"):
+        assert not secrets_mod.looks_like_secret(extra), extra
+    rng = random.Random(7)
+    tokens = ["".join(rng.choice(string.ascii_letters + string.digits) for dummy in range(40)) for dummy2 in range(500)]
+    # A heuristic: a token without 4 digits or without both cases passes; most random ones do not.
+    assert sum(map(secrets_mod.looks_like_secret, tokens)) > 400
 
 
 def test_credentials_in_a_url():

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""docs/registry.md and schemas/registry.schema.json are generated from the embedded schema."""
+"""docs/registry.md is generated from schemas/registry.schema.json, which stays canonical."""
 
 import gen_docs  # noqa: E402  (tests/unit/engine is on sys.path via conftest)
 

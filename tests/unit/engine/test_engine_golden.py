@@ -104,3 +104,18 @@ def test_a_backend_only_setting_leaves_the_gateway_config_alone():
     after = render(case)
     assert after.text == before.text
     assert after.source_sha256 == before.source_sha256
+
+
+def test_validate_and_render_once_gives_what_the_separate_calls_give():
+    case = golden_case("multi_host")
+    gateways = [case["gateway_host"]]
+    errors, warnings, configs = registry.validate_and_render(case["hosts"], gateway_hosts=gateways,
+                                                             inference_hosts=case["inference_hosts"])
+    assert errors == [] and list(configs) == gateways
+    assert configs[gateways[0]].text == render(case).text
+    assert [p.one_line() for p in warnings] == [p.one_line() for p in registry.validate_inventory(
+        case["hosts"], gateway_hosts=gateways, inference_hosts=case["inference_hosts"])[1]]
+    bad = copy.deepcopy(case)
+    bad["hosts"][gateways[0]]["ai_backend_routing"] = []
+    errors, dummy, configs = registry.validate_and_render(bad["hosts"], gateway_hosts=gateways)
+    assert errors and configs == {}
