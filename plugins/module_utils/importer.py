@@ -27,16 +27,19 @@ state), importer_mappings (stage 2), importer_report (the ledger), and this one
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import os
+import re
+
 try:
     import yaml
 except ImportError:  # pragma: no cover
     yaml = None
 
+from .importer_litellm import LitellmReader, literal_secret
 from .importer_mappings import MappingReader
-from .importer_providers import _ENV, GGUF_DIR
 from .importer_report import summary_lines
 from .importer_source import ImportFailed, SourceError, expect, parse_text, read_file, type_name
-from .secrets import is_secret_key, looks_like_secret
 
 _SERVICE_KEYS_INFO = ("protocol", "description", "notes")
 _SERVICE_KEYS_REPLACED = {
@@ -50,12 +53,9 @@ def _vault_var(env_name):
     return "vault_%s" % env_name.lower()
 
 
-def _is_env_reference(value):
-    return isinstance(value, str) and (value.startswith("os.environ/") or bool(_ENV.match(value)))
-
-
-class Importer(MappingReader):
-    """One import run. ``run()`` returns {registry, secrets, report}; bad input raises SourceError."""
+class Importer(LitellmReader, MappingReader):
+    """One import run. ``run()`` returns {registry, secrets, report}; bad input raises SourceError,
+    an import that would have to guess raises ImportFailed listing the choices (unless accept_corrections)."""
 
     # ------------------------------------------------------------------ ports.yaml
     def _read_ports(self):
@@ -70,7 +70,8 @@ class Importer(MappingReader):
                 self._fail(of, keys + ("port",), "required key 'port' is missing", "add the service's port")
             port = expect(body["port"], int, of, keys + ("port",))
             if not 1 <= port <= 65535:
-                self._fail(of, keys + ("port",), "port %d is out of range" % port, "use a port between 1 and 65535")
+                self._fail(of, keys + ("port",), "port %d is out of range 1-65535" % port,
+                           "write the port the service really listens on")
             provider = self._find_provider(name)
             if name == "litellm_gateway":
                 self.gateway["port"] = port
@@ -105,17 +106,16 @@ class Importer(MappingReader):
         def visit(node, keys):
             if self.ledger.covers(file, keys):
                 return
-            last = keys[-1] if keys else None
-            if isinstance(node, str) and node and (looks_like_secret(node) or (
-                    is_secret_key(last) and not _is_env_reference(node) and not last.endswith("_env"))):
+            if literal_secret(keys[-1] if keys else None, node):
                 self.ledger.dropped(file, keys, "secret")
-                self.ledger.correction(file, keys, node, "a literal secret in the source",
-                                       "not copied; put it in a vaulted variable (litellm_provider_secrets) "
-                                       "and reference it by env var name", secret=True)
+                self.ledger.leaked(file, keys, "a literal secret in the source",
+                                   "not copied; put it in a vaulted variable (litellm_provider_secrets) "
+                                   "and reference it by env var name")
                 return
             if not self.ledger.touches(file, keys):
                 if keys:
                     self.ledger.dropped(file, keys, "unrecognised")
+                    self._scan_secrets(file, node, keys)  # not carried, but a key in it must be rotated
                 return
             if isinstance(node, dict):
                 for key, value in node.items():
@@ -142,39 +142,6 @@ class Importer(MappingReader):
                                        "belongs in that host's host_vars" % chosen)
         self.listen_address = chosen
 
-    def _provider_dict(self, provider):
-        out = {"type": provider.type, "enabled": provider.enabled}
-        if provider.port is not None:
-            out["port"] = provider.port
-        if provider.base_url is not None:
-            out["base_url"] = provider.base_url
-        if provider.api_key_env:
-            out["api_key_env"] = provider.api_key_env
-        for key in ("context_size", "parallel", "threads", "n_gpu_layers", "gpus", "gpu_memory_utilization",
-                    "max_model_len", "tensor_parallel_size"):
-            if key in provider.settings:
-                out[key] = provider.settings[key]
-        models = []
-        for model in provider.models:
-            entry = {"name": model.name}
-            if model.source != model.name:
-                entry["source"] = model.source
-            if model.capabilities:
-                entry["capabilities"] = list(model.capabilities)
-            for key in ("context_length", "rpm", "tpm"):
-                if key in model.fields:
-                    entry[key] = model.fields[key]
-            if provider.type == "llama_cpp":
-                path = "%s/%s.gguf" % (GGUF_DIR, provider.id)
-                entry["gguf"] = {"path": path}
-                where = "ai_backend_providers.%s.models[%d].gguf" % (provider.id, len(models))
-                self.ledger.add(where, "the source names no model file")
-                self.ledger.action(where, "the original does not say which GGUF file %s served: put it at %s on "
-                                   "the host, or set gguf: {url: ..., sha256: ...}" % (provider.source_id, path))
-            models.append(entry)
-        out["models"] = models
-        return out
-
     def _record_models(self, provider):
         """Ledger entries for the models' names, now that exact_matches has named them."""
         for model in provider.models:
@@ -198,6 +165,7 @@ class Importer(MappingReader):
         self._read_providers()
         if self.odoc is not None:
             self._read_ports()
+        self._read_litellm()
         self._settle_host()
         self._read_exact_matches()
         self._index_models()
@@ -228,7 +196,7 @@ class Importer(MappingReader):
         registry["ai_backend_gateway"] = gateway
         if self.redis:
             registry["ai_backend_redis"] = dict(self.redis)
-        routing = {}
+        routing = dict(self.routing_settings)
         for key in ("aliases", "fallbacks", "default_fallbacks"):
             if self.routing[key]:
                 routing[key] = self.routing[key]
@@ -258,29 +226,47 @@ class Importer(MappingReader):
         if provider_secrets:
             secrets["litellm_provider_secrets"] = dict(sorted(provider_secrets.items()))
 
+        if self.ledger.guesses and not self.accept:
+            raise ImportFailed(self.ledger.guesses)
         sources = {"providers": self.pf, "mappings": self.mf}
-        if self.odoc is not None:
-            sources["ports"] = self.of
         docs = {self.pf: self.pdoc, self.mf: self.mdoc}
-        if self.odoc is not None:
-            docs[self.of] = self.odoc
-        report = self.ledger.report(docs, sources)
+        for key, name, doc in (("ports", self.of, self.odoc), ("litellm_config", self.lf, self.ldoc)):
+            if doc is not None:
+                sources[key] = name
+                docs[name] = doc
+        extra = {"defaults_changed": self.defaults_changed} if self.defaults_changed else {}
+        report = self.ledger.report(docs, sources, full=self.full_report, extra=extra)
+        if self.ledger.guesses:
+            report["summary"]["accepted_corrections"] = len(self.ledger.guesses)
+        if self.defaults_changed:
+            report["summary"]["defaults_changed"] = len(self.defaults_changed)
         return {"registry": registry, "secrets": secrets, "report": report}
 
 
-def import_documents(providers, mappings, ports=None, names=("providers.yaml", "model-mappings.yaml", "ports.yaml")):
-    """Import parsed documents. Raises ImportFailed (never anything else for bad input)."""
+NAMES = ("providers.yaml", "model-mappings.yaml", "ports.yaml", "litellm-unified.yaml")
+
+
+def import_documents(providers, mappings, ports=None, names=NAMES, litellm=None, accept_corrections=False,
+                     full_report=False):
+    """Import parsed documents. Raises ImportFailed (never anything else for bad input).
+
+    accept_corrections: apply the corrections of an ambiguous source (a fallback cycle, a name two
+    providers serve, a port or GPU clash, a dangling reference, a literal secret) instead of
+    stopping; the report records each. full_report: no summarising of repetitive report entries."""
+    names = tuple(names) + NAMES[len(names):]
     try:
-        return Importer(providers, mappings, ports, names).run()
+        return Importer(providers, mappings, ports, names[:3], accept_corrections=accept_corrections,
+                        litellm=litellm, litellm_name=names[3], full_report=full_report).run()
     except SourceError as exc:
         raise ImportFailed([exc])
 
 
-def import_texts(providers_text, mappings_text, ports_text=None,
-                 names=("providers.yaml", "model-mappings.yaml", "ports.yaml")):
+def import_texts(providers_text, mappings_text, ports_text=None, names=NAMES, litellm_text=None, **options):
+    names = tuple(names) + NAMES[len(names):]
     errors = []
     docs = []
-    for text, name in ((providers_text, names[0]), (mappings_text, names[1]), (ports_text, names[2])):
+    for text, name in ((providers_text, names[0]), (mappings_text, names[1]), (ports_text, names[2]),
+                       (litellm_text, names[3])):
         if text is None:
             docs.append(None)
             continue
@@ -291,14 +277,14 @@ def import_texts(providers_text, mappings_text, ports_text=None,
             docs.append(None)
     if errors:
         raise ImportFailed(errors)
-    return import_documents(docs[0], docs[1], docs[2], names)
+    return import_documents(docs[0], docs[1], docs[2], names, litellm=docs[3], **options)
 
 
-def import_files(providers_path, mappings_path, ports_path=None):
+def import_files(providers_path, mappings_path, ports_path=None, litellm_path=None, **options):
     """Read and import the source files; ImportFailed names file and key path of every problem."""
     texts, names, errors = [], [], []
-    for path, default in ((providers_path, "providers.yaml"), (mappings_path, "model-mappings.yaml"),
-                          (ports_path, "ports.yaml")):
+    given = (providers_path, mappings_path, ports_path, litellm_path)
+    for path, default in zip(given, NAMES):
         if path is None:
             texts.append(None)
             names.append(default)
@@ -314,10 +300,8 @@ def import_files(providers_path, mappings_path, ports_path=None):
         raise ImportFailed(errors)
     if len(set(names)) != len(names):
         # Two sources with one base name: tell them apart by their full paths.
-        defaults = ("providers.yaml", "model-mappings.yaml", "ports.yaml")
-        given = (providers_path, mappings_path, ports_path)
-        names = [path if path is not None else default for path, default in zip(given, defaults)]
-    return import_texts(texts[0], texts[1], texts[2], tuple(names))
+        names = [path if path is not None else default for path, default in zip(given, NAMES)]
+    return import_texts(texts[0], texts[1], texts[2], tuple(names), litellm_text=texts[3], **options)
 
 
 # ---------------------------------------------------------------------- rendering
@@ -333,8 +317,43 @@ if yaml is not None:
             return super(_Dumper, self).increase_indent(flow, False)
 
 
+_KEY_LINE = re.compile(r"^((?:[-?:] )*)(.*):$")
+
+
+def indent_sequences(text):
+    """libyaml's block output with every list indented under its key, as _Dumper writes it.
+
+    libyaml writes a list that is a mapping's value at the key's own column and has no
+    option to do otherwise; its emitter is C and _Dumper's is Python (4.8 s against 1.6 s
+    for the registry of 10,000 models). Its block output has one node per line (nothing
+    here asks for block scalars), so shifting each such list, and all lines inside it, two
+    columns right is the whole difference; tests compare the two dumpers."""
+    out = []
+    regions = []                      # original columns of the lists being shifted
+    key_column = None                 # column of the key the previous line ended with, if any
+    for line in text.split("\n"):
+        stripped = line.lstrip(" ")
+        if not stripped:
+            out.append(line)
+            key_column = None
+            continue
+        indent = len(line) - len(stripped)
+        while regions and (indent < regions[-1] or (indent == regions[-1] and not stripped.startswith("- "))):
+            regions.pop()
+        if stripped.startswith("- ") and key_column == indent:
+            regions.append(indent)
+        out.append(" " * (2 * len(regions)) + line)
+        match = _KEY_LINE.match(stripped)
+        key_column = indent + len(match.group(1)) if match else None
+    return "\n".join(out)
+
+
 def _dump(data):
-    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True, width=100)
+    if hasattr(yaml, "CSafeDumper"):
+        return indent_sequences(yaml.dump(data, Dumper=yaml.CSafeDumper, default_flow_style=False, sort_keys=False,
+                                          allow_unicode=True, width=100))
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True,
+                     width=100)  # pragma: no cover - PyYAML without libyaml
 
 
 def render_registry(registry, sources):
@@ -367,9 +386,49 @@ def render_report(report):
     return head + _dump(report)
 
 
+def inventory_dir(dest):
+    """The inventory directory of a registry file under its group_vars/ (or host_vars/), else None."""
+    parts = os.path.abspath(dest).split(os.sep)
+    for index in range(len(parts) - 2, 0, -1):
+        if parts[index] in ("group_vars", "host_vars"):
+            return os.sep.join(parts[:index]) or os.sep
+    return None
+
+
+HOST_PLACEHOLDER = "ai_backend_host"
+
+
+def render_hosts(registry):
+    """An inventory for the imported registry: one host in both ai_backend groups.
+
+    The original's files name no inventory host. A single non-loopback listen address is
+    the host they imply (ansible_host); otherwise the host is a placeholder on this
+    machine (ansible_connection: local), enough for validate.yml, to be replaced before
+    site.yml deploys anything."""
+    address = registry.get("ai_backend_listen_address")
+    if address and address not in ("127.0.0.1", "::1", "localhost", "0.0.0.0"):
+        host_vars = {"ansible_host": address}
+        note = ("# The sources put every backend on %s, so that is this host's address. Rename the host\n"
+                "# as you like and add ansible_user etc.; group_vars/all applies to it.\n" % address)
+    else:
+        host_vars = {"ansible_connection": "local"}
+        note = ("# PLACEHOLDER: the original's files name no host. ansible_connection: local means\n"
+                "# \"this machine\": right for validate.yml, and for site.yml only if this machine is\n"
+                "# the GPU host. Otherwise replace it with the real host (ansible_host: ADDRESS).\n")
+    inventory = {"all": {"children": {
+        "ai_backend_gateway": {"hosts": {HOST_PLACEHOLDER: host_vars}},
+        "ai_backend_inference": {"hosts": {HOST_PLACEHOLDER: None}},
+    }}}
+    head = ("---\n"
+            "# Inventory written by gathewhy.ai_backend.registry_import beside the imported registry\n"
+            "# (group_vars/all/): one host that runs the gateway and the backends.\n") + note
+    return head + _dump(inventory)
+
+
 def summary(report):
     return summary_lines(report)
 
 
 __all__ = ["Importer", "ImportFailed", "SourceError", "import_documents", "import_texts", "import_files",
-           "render_registry", "render_secrets", "render_report", "summary", "type_name"]
+           "inventory_dir", "render_hosts", "render_registry", "render_secrets", "render_report", "summary",
+           "type_name"]

@@ -12,12 +12,14 @@ __metaclass__ = type
 
 import re
 
-from .checks import find_cycles
+try:
+    from .checks import find_cycles
+except ImportError:  # pragma: no cover - the engine needs PyYAML, which every importer run has
+    find_cycles = None
 from .importer_providers import ProviderReader, _MODEL, _Model, _norm_id
-from .importer_source import expect
+from .importer_source import expect, format_path, looks_like_secret
 from .problems import path_join
 from .registry_schema import MODEL_NAME_PATTERN
-from .secrets import looks_like_secret
 
 
 class MappingReader(ProviderReader):
@@ -29,10 +31,8 @@ class MappingReader(ProviderReader):
             return None
         if name in self.providers:
             return self.providers[name]
-        for provider in self.providers.values():
-            if provider.deployable and provider.id == _norm_id(name):
-                return provider
-        return None
+        provider = self.by_id.get(_norm_id(name))
+        return provider if provider is not None and provider.deployable else None
 
     def _read_exact_matches(self):
         mf = self.mf
@@ -52,9 +52,14 @@ class MappingReader(ProviderReader):
             if model is None:
                 self.ledger.dropped(mf, keys, "invalid")
                 if provider is None:
-                    problem = "names provider '%s', which providers.yaml does not define" % pname
-                    fix = "not imported; add the provider to providers.yaml or fix the name, then import again"
-                elif not provider.deployable:
+                    self.ledger.guess(mf, keys + ("provider",), pname, "client-visible model '%s' names provider "
+                                      "'%s', which %s does not define" % (public, pname, self.pf),
+                                      ["fix the provider name in %s: exact_matches.%s.provider" % (mf, public),
+                                       "add provider '%s' to %s" % (pname, self.pf),
+                                       "remove exact_matches entry '%s' (clients calling it get an error)" % public],
+                                      "model '%s' not imported: clients calling it get an error" % public)
+                    continue
+                if not provider.deployable:
                     problem = "its provider '%s' is not carried (a template or unsupported type)" % pname
                     fix = "not imported"
                 else:
@@ -87,7 +92,12 @@ class MappingReader(ProviderReader):
         if not provider.deployable:
             return None
         wanted = backend or public
-        model = next((m for m in provider.models if m.name_keys is None and wanted in (m.source, m.name)), None)
+        if provider.lookup is None:
+            provider.lookup = {}
+            for item in provider.models:
+                for key in (item.source, item.name):
+                    provider.lookup.setdefault(key, []).append(item)
+        model = next((m for m in provider.lookup.get(wanted, ()) if m.name_keys is None), None)
         if model is None and provider.type in ("vllm", "llama_cpp"):
             free = [m for m in provider.models if m.name_keys is None]
             model = free[0] if len(free) == 1 else None
@@ -102,6 +112,7 @@ class MappingReader(ProviderReader):
             model.added = True
             model.path = "ai_backend_providers.%s.models[%d]" % (provider.id, len(provider.models))
             provider.models.append(model)
+            provider.lookup.setdefault(wanted, []).append(model)
         if model is None:
             return None
         model.name = public
@@ -123,13 +134,22 @@ class MappingReader(ProviderReader):
                                            "published as '%s'" % fixed)
                     name = model.name = fixed
                 if name in self.models:
-                    other = self.models[name][0]
+                    other, first = self.models[name]
                     fixed = "%s-%s" % (name, provider.id)
-                    self.ledger.correction(model.file, model.name_keys or model.keys, name,
-                                           "provider %s already serves a model named '%s' (names are unique "
-                                           "per host)" % (other.id, name), "published as '%s'" % fixed)
+                    here = "%s: %s" % (model.file, format_path(model.name_keys or model.keys))
+                    there = "%s: %s" % (first.file, format_path(first.name_keys or first.keys))
+                    self.ledger.guess(model.file, model.name_keys or model.keys, name,
+                                      "client-visible model name '%s' is served by both %s (%s) and %s (%s); "
+                                      "names are unique per host" % (name, other.source_id, there,
+                                                                     provider.source_id, here),
+                                      ["publish %s's model under another name (%s)" % (provider.source_id, here),
+                                       "publish %s's model under another name (%s)" % (other.source_id, there),
+                                       "remove the model from one of the two providers"],
+                                      "published as '%s': clients calling '%s' reach only %s" % (
+                                          fixed, name, other.source_id))
                     name = model.name = fixed
                 self.models[name] = (provider, model)
+                self.by_source.setdefault(model.source, []).append(name)
 
     def _resolve(self, file, keys, ref, note=""):
         """A model reference from the mappings -> an enabled public model name, or None (reported)."""
@@ -141,7 +161,7 @@ class MappingReader(ProviderReader):
                                    "have no such model group)" % provider.id,
                                    "dropped; enable ai_backend_providers.%s and add it back" % provider.id)
             return None
-        sources = [name for name, (p, m) in self.models.items() if m.source == ref and p.enabled]
+        sources = [name for name in self.by_source.get(ref, ()) if self.models[name][0].enabled]
         if len(sources) == 1:
             self.ledger.correction(file, keys, ref, "the backend's model id, not its public name",
                                    "replaced by the public name %s" % sources[0])
@@ -154,13 +174,25 @@ class MappingReader(ProviderReader):
                                        "replaced by %s, the only model provider %s serves%s" % (
                                            served[0], provider.id, note))
                 return served[0]
-            why = ("it serves %d models (%s), so which one is ambiguous" % (len(served), ", ".join(served))
-                   if provider.deployable and provider.enabled else "and that provider is not served")
-            self.ledger.correction(file, keys, ref, "names a provider, not a model; %s" % why,
-                                   "dropped; name the model instead")
+            if provider.deployable and provider.enabled:
+                self.ledger.guess(file, keys, ref, "names provider %s, not a model, and it serves %d models (%s)" % (
+                    ref, len(served), ", ".join(served[:10]) + (", ..." if len(served) > 10 else "")),
+                    ["name one of its models here instead"] + ["%s" % name for name in served[:10]] +
+                    ["remove the entry"], "dropped")
+                return None
+            self.ledger.correction(file, keys, ref, "names a provider, not a model, and provider %s is not "
+                                   "carried" % provider.source_id, "dropped; name a served model instead")
             return None
-        self.ledger.correction(file, keys, ref, "no model of that name in providers.yaml",
-                               "dropped; fix the name and import again")
+        hidden = self.hidden_models.get(ref)
+        if hidden is not None:
+            self.ledger.correction(file, keys, ref, "a model of provider %s, which is not carried (see "
+                                   "not_carried)" % hidden.source_id, "dropped; add it back with its provider")
+            return None
+        self.ledger.guess(file, keys, ref, "'%s' is not a model any provider in %s serves (a dangling "
+                          "reference)" % (ref, self.pf),
+                          ["fix the name in %s: %s" % (file, format_path(keys)),
+                           "add model '%s' to a provider in %s" % (ref, self.pf),
+                           "remove the entry"], "dropped '%s'" % ref)
         return None
 
     def _resolve_list(self, file, keys, items, head=None, tail_note=""):
@@ -272,8 +304,14 @@ class MappingReader(ProviderReader):
             if name in self.routing["fallbacks"]:
                 for index, dummy in resolved:
                     self.ledger.dropped(mf, lkeys + (index,), "invalid")
-                self.ledger.correction(mf, keys, head, "a second chain for %s" % name, "dropped; the first is kept")
+                first = next(key for key, value in self.fallback_heads.items() if value == name)
+                self.ledger.guess(mf, keys, head, "a second fallback chain for model %s (the first is "
+                                  "fallback_chains.%s)" % (name, first),
+                                  ["keep the chain of fallback_chains.%s" % first,
+                                   "keep this one", "merge the two by hand"],
+                                  "dropped this one; the first is kept")
                 continue
+            self.fallback_heads[head] = name
             self.routing["fallbacks"][name] = [n for dummy, n in resolved]
             self.fallback_keys[name] = (lkeys, [index for index, dummy in resolved])
             chain_path = path_join("ai_backend_routing.fallbacks", name)
@@ -281,8 +319,9 @@ class MappingReader(ProviderReader):
                 self.ledger.carried(mf, lkeys + (index,), path_join(chain_path, position))
 
     def _break_cycles(self):
-        """LiteLLM would bounce between models forever; the engine rejects cycles. Cut the closing edge
-        that comes latest in the source (the chain written last is the likelier afterthought)."""
+        """LiteLLM would bounce between models forever; the engine rejects cycles. Where to cut is the
+        user's call: the import stops with each edge as a choice. Accepted, the closing edge that comes
+        latest in the source is cut (the chain written last is the likelier afterthought)."""
         chains = self.routing["fallbacks"]
         order = dict((name, rank) for rank, name in enumerate(chains))
         cycles = find_cycles(chains)
@@ -293,10 +332,15 @@ class MappingReader(ProviderReader):
             position = chains[source].index(target)
             lkeys, indexes = self.fallback_keys[source]
             keys = lkeys + (indexes[position],)
+            choices = []
+            for head, tail in edges:
+                hkeys, hindexes = self.fallback_keys[head]
+                choices.append("cut %s -> %s (%s: %s)" % (head, tail, self.mf, format_path(
+                    hkeys + (hindexes[chains[head].index(tail)],))))
             self.ledger.forget(self.mf, keys)
             self.ledger.dropped(self.mf, keys, "invalid")
-            self.ledger.correction(self.mf, keys, target, "fallback cycle: %s" % " -> ".join(loop),
-                                   "dropped this entry to break it")
+            self.ledger.guess(self.mf, keys, target, "fallback cycle: %s" % " -> ".join(loop), choices,
+                              "cut %s -> %s (dropped this entry)" % (source, target))
             del chains[source][position]
             del indexes[position]
             if not chains[source]:

@@ -16,9 +16,12 @@ import re
 from urllib.parse import urlsplit
 
 from .importer_report import Ledger
-from .importer_source import SourceError, expect
+from .importer_source import SourceError, expect, format_path, looks_like_secret
+try:
+    from .registry import validate_inventory
+except ImportError:  # pragma: no cover - the engine needs PyYAML, which every importer run has
+    validate_inventory = None
 from .registry_schema import ENV_NAME_PATTERN, ID_PATTERN, MODEL_NAME_PATTERN
-from .secrets import looks_like_secret
 
 # Provider types the original system knew, and what each becomes here.
 SOURCE_TYPES = ("ollama", "ollama_cloud", "llama_cpp", "vllm", "openai", "openai_compatible", "anthropic")
@@ -92,22 +95,33 @@ class _Provider:
         self.settings = {}                # type-specific registry keys, in order
         self.models = []
         self.deployable = True            # False: not carried (template, unsupported type)
+        self.lookup = None                # source id or name -> its models, built on first use
 
 
 class ProviderReader:
     """State of one import run, the shared helpers, and the providers.yaml stage."""
 
     def __init__(self, providers, mappings, ports=None,
-                 names=("providers.yaml", "model-mappings.yaml", "ports.yaml")):
-        self.pdoc, self.mdoc, self.odoc = providers, mappings, ports
+                 names=("providers.yaml", "model-mappings.yaml", "ports.yaml"),
+                 accept_corrections=False, litellm=None, litellm_name="litellm-unified.yaml", full_report=False):
+        self.pdoc, self.mdoc, self.odoc, self.ldoc = providers, mappings, ports, litellm
         self.pf, self.mf, self.of = names
-        files = [self.pf, self.mf] + ([self.of] if ports is not None else [])
-        self.ledger = Ledger(files)
+        self.lf = litellm_name
+        self.accept = accept_corrections
+        self.full_report = full_report
+        files = [self.pf, self.mf] + ([self.of] if ports is not None else []) + (
+            [self.lf] if litellm is not None else [])
+        self.ledger = Ledger(files, named_roots=[self.of])
+        self.hidden_models = {}           # model name -> provider, for providers that are not carried
+        self.routing_settings = {}        # ai_backend_routing tunables from litellm_config
+        self.defaults_changed = []        # settings whose value differs from the original deployment's
         self.providers = {}               # source id -> _Provider
         self.by_id = {}                   # registry id -> _Provider
         self.models = {}                  # public name -> (_Provider, _Model)
         self.routing = {"fallbacks": {}, "default_fallbacks": [], "aliases": {}}
         self.fallback_keys = {}           # chain key -> (source keys of its list, source index of each entry)
+        self.fallback_heads = {}          # fallback_chains key -> the public name it resolved to
+        self.by_source = {}               # backend model id -> public names serving it
         self.gateway = {}
         self.redis = {}
         self.listen_address = None
@@ -144,13 +158,89 @@ class ProviderReader:
             expect(body, dict, pf, keys, "a provider")
             provider = _Provider(source_id, keys)
             self.providers[source_id] = provider
-            self._read_provider(provider, body)
+            if body.get("status") != "disabled":
+                self._read_provider(provider, body)
+                continue
+            # A disabled provider serves nothing: whatever it lacks must not stop the import.
+            mark = self.ledger.checkpoint()
+            try:
+                self._read_provider(provider, body)
+            except SourceError as exc:
+                self._not_carried(provider, body, mark, "%s: %s" % (exc.path, exc.message))
+                continue
+            problem = self._engine_problem(provider) if provider.deployable else None
+            if problem is not None:
+                self._not_carried(provider, body, mark, problem)
         if "metadata" in self.pdoc:
             self.ledger.dropped(pf, ("metadata",), "informational", "counts and notes about the file itself")
         if "health_checks" in self.pdoc:
             self.ledger.dropped(pf, ("health_checks",), "replaced",
                                 "the roles wait for each service's health endpoint after every (re)start and "
                                 "playbooks/smoke.yml probes the whole chain; endpoints follow from the registry")
+
+    def _not_carried(self, provider, body, mark, why):
+        """Forget a disabled provider the registry cannot hold as it stands, and say what it lacks."""
+        self.ledger.rollback(mark)
+        if self.by_id.get(provider.id) is provider:
+            del self.by_id[provider.id]
+        provider.deployable = False
+        provider.models = []
+        items = body.get("models")
+        for item in items if isinstance(items, list) else []:
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str):
+                self.hidden_models.setdefault(name, provider)
+        self.ledger.dropped(self.pf, provider.keys, "not_deployable",
+                            "disabled, and incomplete as the registry needs it (%s); complete it and import "
+                            "again, or add it to ai_backend_providers by hand when you enable it" % why)
+
+    def _provider_dict(self, provider, record=True):
+        out = {"type": provider.type, "enabled": provider.enabled}
+        if provider.port is not None:
+            out["port"] = provider.port
+        if provider.base_url is not None:
+            out["base_url"] = provider.base_url
+        if provider.api_key_env:
+            out["api_key_env"] = provider.api_key_env
+        for key in ("context_size", "parallel", "threads", "n_gpu_layers", "gpus", "gpu_memory_utilization",
+                    "max_model_len", "tensor_parallel_size"):
+            if key in provider.settings:
+                out[key] = provider.settings[key]
+        models = []
+        for model in provider.models:
+            entry = {"name": model.name}
+            if model.source != model.name:
+                entry["source"] = model.source
+            if model.capabilities:
+                entry["capabilities"] = list(model.capabilities)
+            for key in ("context_length", "rpm", "tpm"):
+                if key in model.fields:
+                    entry[key] = model.fields[key]
+            if provider.type == "llama_cpp":
+                path = "%s/%s.gguf" % (GGUF_DIR, provider.id)
+                entry["gguf"] = {"path": path}
+                if not record:
+                    models.append(entry)
+                    continue
+                where = "ai_backend_providers.%s.models[%d].gguf" % (provider.id, len(models))
+                self.ledger.add(where, "the source names no model file")
+                self.ledger.action(where, "the original does not say which GGUF file %s served: put it at %s on "
+                                   "the host, or set gguf: {url: ..., sha256: ...}" % (provider.source_id, path))
+            models.append(entry)
+        out["models"] = models
+        return out
+
+    def _engine_problem(self, provider):
+        """What the engine would reject in this provider alone (its first error), or None."""
+        if validate_inventory is None:  # pragma: no cover
+            return None
+        entry = self._provider_dict(provider, record=False)
+        errors, dummy = validate_inventory({"imported": {"ai_backend_providers": {provider.id: entry}}})
+        prefix = "ai_backend_providers.%s" % provider.id
+        for problem in errors:
+            if prefix in problem.path:
+                return "%s: %s" % (problem.path.split("].", 1)[-1], problem.message)
+        return None
 
     def _read_provider(self, provider, body):
         pf, keys = self.pf, provider.keys
@@ -274,11 +364,14 @@ class ProviderReader:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self._fail(pf, keys + ("base_url",), "'%s' is not an http(s) URL" % url,
                        "write it as http://HOST:PORT")
-        try:
-            port = parts.port
-        except ValueError:
-            self._fail(pf, keys + ("base_url",), "the port in '%s' is not a number (a placeholder?)" % url,
-                       "write the real port, or mark the provider status: template")
+        port = _url_port(parts.netloc)
+        if port is not None and not port.isdigit():
+            self._fail(pf, keys + ("base_url",), "the port '%s' in '%s' is not a number (a placeholder?)" % (
+                port, url), "write the real port, or mark the provider status: template")
+        if port is not None and not 1 <= int(port) <= 65535:
+            self._fail(pf, keys + ("base_url",), "the port %s in '%s' is out of range 1-65535" % (port, url),
+                       "write the port the service really listens on")
+        port = int(port) if port is not None else None
         host = parts.hostname
         local = host in LOOPBACK_HOSTS or host == "0.0.0.0" or re.match(r"^[0-9.]+$", host) is not None
         if source_type == "ollama" and not local:
@@ -292,9 +385,8 @@ class ProviderReader:
             provider.type = source_type
             self.ledger.carried(pf, keys + ("type",), self._p(provider, "type"))
         if parts.username or parts.password:
-            self.ledger.correction(pf, keys + ("base_url",), url, "the URL carries credentials",
-                                   "removed from the URL; the key goes to an env var (see action_required)",
-                                   secret=True)
+            self.ledger.leaked(pf, keys + ("base_url",), "the URL carries credentials",
+                               "removed from the URL; the key goes to an env var (see action_required)")
             url = url.replace(parts.netloc, parts.netloc.rsplit("@", 1)[1], 1)
             provider.api_key_env = provider.api_key_env or "%s_API_KEY" % provider.id.upper()
         if provider.type in LOCAL_TYPES:
@@ -322,9 +414,9 @@ class ProviderReader:
                 self.ledger.carried(pf, keys + ("env_var",), self._p(provider, "api_key_env"))
             else:
                 self.ledger.dropped(pf, keys + ("env_var",), "secret")
-                self.ledger.correction(pf, keys + ("env_var",), value, "env_var holds a value, not a variable name",
-                                       "not copied; the key is read from %s_API_KEY" % provider.id.upper(),
-                                       secret=True)
+                self.ledger.leaked(pf, keys + ("env_var",), "env_var holds a value, not a variable name",
+                                   "not copied; the key is read from %s_API_KEY" % provider.id.upper())
+                env = "%s_API_KEY" % provider.id.upper()
         if "api_key" in body:
             value = body["api_key"]
             if isinstance(value, str) and value.startswith("os.environ/") and _ENV.match(value[11:]):
@@ -334,9 +426,9 @@ class ProviderReader:
                 self.ledger.dropped(pf, keys + ("api_key",), "empty", "no key needed")
             else:
                 self.ledger.dropped(pf, keys + ("api_key",), "secret")
-                self.ledger.correction(pf, keys + ("api_key",), value, "a literal API key in the source",
-                                       "not copied; the registry names an env var instead, its value comes "
-                                       "from a vaulted variable (see action_required)", secret=True)
+                self.ledger.leaked(pf, keys + ("api_key",), "a literal API key in the source",
+                                   "not copied; the registry names an env var instead, its value comes "
+                                   "from a vaulted variable (see action_required)")
                 env = env or "%s_API_KEY" % provider.id.upper()
         needs_key = "requires_api_key" in body and expect(body["requires_api_key"], bool, pf,
                                                           keys + ("requires_api_key",))
@@ -419,7 +511,7 @@ class ProviderReader:
                 cap = _norm_capability(value)
                 if looks_like_secret(value):
                     self.ledger.dropped(pf, vkeys, "secret")
-                    self.ledger.correction(pf, vkeys, value, "looks like a credential", "not copied", secret=True)
+                    self.ledger.leaked(pf, vkeys, "a label that looks like a credential", "not copied")
                     continue
                 if not _CAPABILITY.match(cap or "-"):
                     self.ledger.dropped(pf, vkeys, "invalid")
@@ -457,36 +549,82 @@ class ProviderReader:
                                    "provider ids must match %s" % ID_PATTERN,
                                    "renamed to %s; every reference to it was followed" % candidate)
 
-    def _disable(self, provider, problem, fix):
+    def _disable(self, provider, problem, choices):
+        """Two enabled providers cannot share this host as the source has them: which one gives way is
+        the user's call. With accept_corrections the later one (in source order) is disabled."""
         provider.enabled = False
-        self.ledger.correction(self.pf, provider.keys, provider.source_id, problem,
-                               "provider disabled (enabled: false); %s, then enable it" % fix)
+        self.ledger.guess(self.pf, provider.keys, provider.source_id, problem, choices,
+                          "provider %s disabled (enabled: false), the later of the two in %s" % (
+                              provider.id, self.pf))
+
+    def _where(self, provider, key):
+        return "%s: %s" % (self.pf, format_path(provider.keys + (key,)))
 
     def _settle_host(self):
         """Enabled providers must be able to run side by side on one host: one port each, one vLLM per GPU
-        budget. The original never checked either; here the later provider is disabled and reported."""
-        taken = {self.gateway.get("port", 4000): "the LiteLLM gateway", self.redis.get("port", 6379): "Redis"}
+        budget. The original never checked either; here each clash stops the import (or, accepted, the
+        later provider is disabled and reported)."""
+        taken = {}
+        for port, name, where in ((self.gateway.get("port", 4000), "the LiteLLM gateway",
+                                   "%s: litellm_gateway.port" % self.of if "port" in self.gateway else
+                                   "the gateway's default port"),
+                                  (self.redis.get("port", 6379), "Redis", "%s: redis.port" % self.of
+                                   if "port" in self.redis else "Redis's default port")):
+            taken.setdefault(port, (name, where, None))
         for provider in self.by_id.values():
             if not provider.enabled or provider.port is None:
                 continue
-            if provider.port in taken:
-                self._disable(provider, "port %d is already used by %s" % (provider.port, taken[provider.port]),
-                              "give it its own port")
-            else:
-                taken[provider.port] = "provider %s" % provider.id
+            if provider.port not in taken:
+                taken[provider.port] = ("provider %s" % provider.source_id, self._where(provider, "base_url"),
+                                        provider)
+                continue
+            name, where, other = taken[provider.port]
+            choices = ["give %s another port (%s)" % (provider.source_id, self._where(provider, "base_url")),
+                       "move %s to another port (%s)" % (name, where),
+                       "disable %s (status: disabled)" % provider.source_id]
+            if other is not None:
+                choices.append("disable %s (status: disabled)" % other.source_id)
+            self._disable(provider, "port %d of %s (base_url %s) is already used by %s (%s)" % (
+                provider.port, provider.source_id, provider.base_url or "http://%s:%d" % (provider.host, provider.port),
+                name, where), choices)
         vllm = [p for p in self.by_id.values() if p.enabled and p.type == "vllm"]
         if len(vllm) > 1 and any(not p.settings.get("gpus") for p in vllm):
+            names = ", ".join(p.source_id for p in vllm)
+            without = ", ".join(p.source_id for p in vllm if not p.settings.get("gpus"))
             for provider in vllm[1:]:
-                self._disable(provider, "a second enabled vLLM instance while not every vLLM provider lists its "
-                              "gpus (the original ran one vLLM at a time)", "assign gpus to every vLLM provider")
+                choices = ["assign gpus to every vLLM provider (%s lack them)" % without]
+                choices.extend("keep only %s enabled" % p.source_id for p in vllm)
+                self._disable(provider, "%d enabled vLLM instances (%s) while %s list no gpus: they would share "
+                              "one GPU budget (the original ran one vLLM at a time)" % (len(vllm), names, without),
+                              choices)
             vllm = vllm[:1]
         used = {}
+        owners = {}
         for provider in vllm:
             share = provider.settings.get("gpu_memory_utilization", 0.9)
             gpus = provider.settings.get("gpus") or ["all"]
-            if any(used.get(gpu, 0) + share > 0.95 + 1e-9 for gpu in gpus):
-                self._disable(provider, "its GPUs' memory is already taken by the vLLM providers before it",
-                              "lower gpu_memory_utilization or assign other gpus")
+            full = [gpu for gpu in gpus if used.get(gpu, 0) + share > 0.95 + 1e-9]
+            if full:
+                others = sorted(set(p.source_id for gpu in full for p in owners.get(gpu, ())))
+                self._disable(provider, "GPU %s: %s asks gpu_memory_utilization %s on top of %s already given to "
+                              "%s (at most 0.95 per GPU)" % (
+                                  ", ".join(str(g) for g in full), provider.source_id, share,
+                                  "+".join(str(used[g]) for g in full), ", ".join(others)),
+                              ["lower gpu_memory_utilization of %s or of %s" % (provider.source_id, ", ".join(others)),
+                               "assign other gpus to %s (%s)" % (provider.source_id, self._where(provider, "gpus")),
+                               "disable %s" % provider.source_id] +
+                              ["disable %s" % other for other in others])
                 continue
             for gpu in gpus:
-                used[gpu] = used.get(gpu, 0) + share
+                used[gpu] = round(used.get(gpu, 0) + share, 6)
+                owners.setdefault(gpu, []).append(provider)
+
+
+def _url_port(netloc):
+    """The port text of a URL's netloc ('' -> None), without urlsplit's ValueError that hides the value."""
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        host = host.split("]", 1)[-1]
+    if ":" not in host:
+        return None
+    return host.rsplit(":", 1)[1] or None

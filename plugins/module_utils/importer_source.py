@@ -23,10 +23,23 @@ except ImportError:  # pragma: no cover - ansible-core always ships PyYAML
     HAS_YAML = False
 
 from .problems import path_join
-from .secrets import looks_like_secret
+from .secrets import looks_like_secret as _looks_like_secret
 
 _TOKEN = re.compile(r"[^\s'\"(),;]+")
 REDACTED = "<redacted>"
+# Model ids are words joined by - _ . / : + (meta-llama/CodeLlama-13B-Instruct-2407). The engine's
+# guess at vendor-less tokens (a long mixed-case run with digits) takes a tenth of a realistic
+# catalogue for credentials; a token of random bytes has no separator every few characters.
+_MODEL_ID = re.compile(r"^(?:[A-Za-z0-9]{1,16}[-_./:+])+[A-Za-z0-9]{1,16}$")
+_VENDOR_PREFIX = re.compile(r"^(sk-|sk_|ghp_|gho_|ghs_|github_pat_|hf_|xox[abps]-|AIza|eyJ)")
+
+
+def looks_like_secret(value):
+    """The engine's looks_like_secret, less its entropy guess on values shaped like model ids."""
+    if not _looks_like_secret(value):
+        return False
+    text = value.strip()
+    return not _MODEL_ID.match(text) or bool(_VENDOR_PREFIX.match(text))
 
 
 def scrub(text):
@@ -78,38 +91,126 @@ class SourceError(Exception):
         return {"file": self.file, "path": self.path, "message": self.message, "hint": self.hint}
 
 
+class GuessError(SourceError):
+    """A source the importer could only import by choosing for the user: the choices, and the
+    correction ``-e accept_corrections=true`` applies."""
+
+    def __init__(self, file, keys, message, choices, applied, secret=False):
+        self.choices = [scrub(choice) for choice in choices]
+        self.applied = scrub(applied)
+        self.secret = secret
+        super(GuessError, self).__init__(file, keys, message, "decide in the source file and import again")
+
+    def render(self):
+        where = "%s: %s" % (self.file, self.path) if self.path else self.file
+        label = "do" if self.secret else "choices"
+        lines = ["%s: %s" % (where, self.message), "  %s:" % label]
+        lines.extend("    - %s" % choice for choice in self.choices)
+        lines.append("  with -e accept_corrections=true: %s" % self.applied)
+        return "\n".join(lines)
+
+    def as_dict(self):
+        out = super(GuessError, self).as_dict()
+        out.update(choices=self.choices, applied_with_accept_corrections=self.applied)
+        return out
+
+
 class ImportFailed(Exception):
     """One or more SourceErrors; ``str()`` is the whole report, nothing was written."""
 
     def __init__(self, errors):
         self.errors = list(errors)
-        lines = ["import failed: %d problem(s) in the source files; nothing was written" % len(self.errors)]
+        guesses = [error for error in self.errors if isinstance(error, GuessError)]
+        if guesses:
+            secrets = sum(1 for error in guesses if error.secret)
+            lines = ["import stopped: %d place(s) where the importer would have to guess%s; nothing was written."
+                     % (len(guesses), " (%d literal secret(s): rotate them)" % secrets if secrets else ""),
+                     "Decide each one in the source files and import again, or rerun with "
+                     "-e accept_corrections=true to apply the correction shown for each (the report lists them)."]
+        else:
+            lines = ["import failed: %d problem(s) in the source files; nothing was written" % len(self.errors)]
         for error in self.errors:
             lines.append("")
             lines.append(error.render())
         super(ImportFailed, self).__init__("\n".join(lines))
 
 
+_TAG = "tag:yaml.org,2002:"
+_BUSY = object()
+
 if HAS_YAML:
-    class _StrictLoader(yaml.SafeLoader):
+    # libyaml's parser when PyYAML was built with it: the pure-Python one takes seconds per
+    # ten thousand models. Plain strings, lists and mappings (nearly every node of these
+    # files) are built directly from the composed nodes: SafeConstructor's generic path
+    # (generators, per-node bookkeeping) took half of the 6.7 s a 10,000-model import spent
+    # reading its sources. Every other node (numbers, booleans, dates, merge keys) goes
+    # through SafeConstructor unchanged, so the values are PyYAML's own.
+    class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         """SafeLoader that refuses duplicate keys: PyYAML keeps the last one silently."""
+
+        def resolve(self, kind, value, implicit):
+            # The implicit type of a plain scalar depends on its text alone (no path resolvers
+            # here): remember it, these files repeat "active", "primary", dates and ports.
+            if kind is yaml.ScalarNode and implicit[0]:
+                cache = self.__dict__.setdefault("_resolved", {})
+                if value not in cache:
+                    cache[value] = super(_StrictLoader, self).resolve(kind, value, implicit)
+                return cache[value]
+            return super(_StrictLoader, self).resolve(kind, value, implicit)
+
+        def construct_document(self, node):
+            try:
+                return self._build(node, {})
+            finally:
+                self.constructed_objects = {}
+                self.recursive_objects = {}
+                self.state_generators = []
+
+        def _build(self, node, memo):
+            tag = node.tag
+            if tag == _TAG + "str" and isinstance(node, yaml.ScalarNode):
+                return node.value
+            if id(node) in memo:
+                if memo[id(node)] is _BUSY:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "an alias refers to the node that holds it (a recursive structure)",
+                        node.start_mark)
+                return memo[id(node)]
+            if tag == _TAG + "seq" and isinstance(node, yaml.SequenceNode):
+                memo[id(node)] = _BUSY
+                value = [self._build(item, memo) for item in node.value]
+            elif tag == _TAG + "map" and isinstance(node, yaml.MappingNode) and not any(
+                    key.tag == _TAG + "merge" for key, dummy in node.value):
+                memo[id(node)] = _BUSY
+                value = {}
+                lines = {}
+                for key_node, value_node in node.value:
+                    key = self._build(key_node, memo)
+                    self._check_key(key, key_node, lines)
+                    value[key] = self._build(value_node, memo)
+            else:
+                value = self.construct_object(node, deep=True)
+            memo[id(node)] = value
+            return value
+
+        @staticmethod
+        def _check_key(key, key_node, lines):
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value, not %s" % type_name(key), key_node.start_mark)
+            if key in lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "duplicate key %r (first on line %d); YAML would silently keep only the last"
+                    % (key, lines[key] + 1), key_node.start_mark)
+            lines[key] = key_node.start_mark.line
 
         def construct_mapping(self, node, deep=False):
             self.flatten_mapping(node)
-            seen = {}
+            lines = {}
             for key_node, dummy in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a mapping key must be a plain value, not %s" % type_name(key),
-                        key_node.start_mark)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "duplicate key %r (first on line %d); YAML would silently keep only the last"
-                        % (key, seen[key] + 1), key_node.start_mark)
-                seen[key] = key_node.start_mark.line
+                self._check_key(self.construct_object(key_node, deep=True), key_node, lines)
             return super(_StrictLoader, self).construct_mapping(node, deep=deep)
 
 
@@ -172,6 +273,9 @@ def expect(value, kinds, file, keys, what=None):
     if not ok:
         want = " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in kinds)
         found = type_name(value)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            found = "%s (%s)" % (found, REDACTED if looks_like_secret(str(value)) else shown)
         raise SourceError(file, keys, "expected %s%s, got %s" % (want, " (%s)" % what if what else "", found),
                           "write %s here" % want)
     return value

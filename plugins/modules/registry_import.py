@@ -18,7 +18,13 @@ description:
     and a vars snippet with vaulted-variable placeholders for the secrets.
   - Every key of the source files ends up in the report exactly once, either carried (with the registry path it
     became) or not carried (with the reason). Source values the collection's rules reject are corrected where the
-    fix is unambiguous and dropped where it is not; the report lists each with the original value and the fix.
+    fix is unambiguous; the report lists each with the original value and the fix.
+  - Where a fix would be a guess (a fallback cycle, a client-visible model name two providers serve, a port or GPU
+    clash, a fallback or model naming something that does not exist) or the sources hold a literal secret, the
+    import stops and writes nothing; the message lists each place with its values and the choices. With
+    O(accept_corrections=true) the listed corrections are applied and recorded in the report.
+  - Router and cache settings the original generator hard-coded are carried from the deployed LiteLLM config
+    (O(litellm_config)); without it the report lists each changed default with its old and new value.
   - The written registry is validated with the collection's engine before anything is written.
   - A source that cannot be read (broken YAML, a missing section, a wrong type, an unknown provider type) fails
     with the file and key path and writes nothing.
@@ -70,6 +76,34 @@ options:
         pointing at C(vault_*) variables). Not written when omitted.
       - An existing file with other content is left alone (you may have edited it); the module warns instead.
     type: path
+  litellm_config:
+    description:
+      - Path of the deployed C(litellm-unified.yaml) the original generator wrote.
+      - Its router and cache settings (routing strategy, C(num_retries), C(timeout), C(allowed_fails),
+        C(cooldown_time), the response cache and its ttl) are carried into C(ai_backend_routing). Nothing else of it
+        is, since the rest derives from the two sources or is one of its known defects.
+    type: path
+  accept_corrections:
+    description:
+      - Apply the corrections of an ambiguous source instead of stopping (for each, the one the stop message
+        shows after C(with -e accept_corrections=true)); the report records each with the original value.
+      - A literal secret is then left out, and the report still says to rotate it.
+    type: bool
+    default: false
+  hosts_dest:
+    description:
+      - The inventory hosts file to write, with the groups C(ai_backend_gateway) and C(ai_backend_inference).
+      - Defaults to C(hosts.yml) in the inventory directory above O(dest)'s C(group_vars/) directory; none is
+        written when O(dest) is not under one.
+      - An existing hosts file (C(hosts), C(hosts.yml), C(hosts.yaml) or C(hosts.ini)) there is never replaced;
+        the module warns instead.
+    type: path
+  full_report:
+    description:
+      - Write every report entry. By default a report of a large catalogue keeps 20 entries of each repetitive
+        kind (the same key of thousands of models) and counts the rest in C(summary.left_out).
+    type: bool
+    default: false
   backups:
     description: How many previous versions of each written file to keep (C(0) keeps none).
     type: int
@@ -88,7 +122,15 @@ EXAMPLES = r"""
     dest: inventory/imported/group_vars/all/ai_backend.yml
     secrets_dest: inventory/imported/group_vars/all/ai_backend_secrets.yml
     report: inventory/imported/import-report.yml
+    litellm_config: /srv/ai-backend/config/litellm-unified.yaml
   register: imported
+
+- name: Import a deployment whose sources need corrections, applying the ones listed
+  gathewhy.ai_backend.registry_import:
+    providers: /srv/ai-backend/config/providers.yaml
+    mappings: /srv/ai-backend/config/model-mappings.yaml
+    dest: inventory/imported/group_vars/all/ai_backend.yml
+    accept_corrections: true
 
 - name: Show what needs a person
   ansible.builtin.debug:
@@ -132,12 +174,19 @@ secrets_snippet:
   description: The secrets vars snippet (vault_* placeholders only, never a value), also when it was not written.
   returned: success
   type: str
+defaults_changed:
+  description: Router and cache settings whose value differs from what the original deployment used (old, new, why).
+  returned: success
+  type: list
+  elements: dict
 files:
-  description: Per written file (registry, report, secrets), whether it changed and its backup.
+  description: Per written file (registry, report, secrets, hosts), whether it changed and its backup.
   returned: success
   type: dict
 errors:
-  description: On a source that cannot be read, each problem as a dict (file, path, message, hint).
+  description:
+    - On a source that cannot be read, each problem as a dict (file, path, message, hint).
+    - On an import that would have to guess, each place also has C(choices) and C(applied_with_accept_corrections).
   returned: failure
   type: list
   elements: dict
@@ -152,7 +201,8 @@ from ansible_collections.gathewhy.ai_backend.plugins.module_utils.atomic import 
 
 try:
     from ansible_collections.gathewhy.ai_backend.plugins.module_utils.importer import (
-        ImportFailed, import_files, render_registry, render_report, render_secrets, summary)
+        ImportFailed, import_files, inventory_dir, render_hosts, render_registry, render_report, render_secrets,
+        summary)
     from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
         RegistryError, build_gateway_config)
     IMPORT_ERROR = None
@@ -165,18 +215,39 @@ _HOST = "imported"
 
 def _plan(params):
     """Everything but the writes: [(kind, path, text)] and the module result. Raises ImportFailed/RegistryError."""
-    result = import_files(params["providers"], params["mappings"], params["ports"])
+    result = import_files(params["providers"], params["mappings"], params["ports"], params["litellm_config"],
+                          accept_corrections=params["accept_corrections"], full_report=params["full_report"])
     config = build_gateway_config({_HOST: result["registry"]})
     report = result["report"]
     out = dict(summary=summary(report), counts=report["summary"], corrections=report["corrections"],
                action_required=report["action_required"], model_groups=config.model_groups,
+               defaults_changed=report.get("defaults_changed", []),
                secrets_snippet=render_secrets(result["secrets"]))
     files = [("registry", params["dest"], render_registry(result["registry"], report["sources"]))]
     if params["report"]:
         files.append(("report", params["report"], render_report(report)))
     if params["secrets_dest"]:
         files.append(("secrets", params["secrets_dest"], render_secrets(result["secrets"])))
+    hosts = params["hosts_dest"]
+    if hosts is None and inventory_dir(params["dest"]) is not None:
+        hosts = os.path.join(inventory_dir(params["dest"]), "hosts.yml")
+    if hosts is not None:
+        files.append(("hosts", hosts, render_hosts(result["registry"])))
     return files, out
+
+
+_HOSTS_FILES = ("hosts", "hosts.yml", "hosts.yaml", "hosts.ini")
+
+
+def _existing_hosts(path, data):
+    """An inventory file already beside ``path`` that differs from ``data`` (never replaced), or None."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for name in (os.path.basename(path),) + _HOSTS_FILES:
+        candidate = os.path.join(directory, name)
+        existing = read_bytes(candidate)
+        if existing is not None and not (candidate == os.path.abspath(path) and existing == data):
+            return candidate
+    return None
 
 
 def _makedirs(path, check_mode):
@@ -194,6 +265,10 @@ def main():
             dest=dict(type="path", required=True),
             report=dict(type="path"),
             secrets_dest=dict(type="path"),
+            litellm_config=dict(type="path"),
+            accept_corrections=dict(type="bool", default=False),
+            hosts_dest=dict(type="path"),
+            full_report=dict(type="bool", default=False),
             backups=dict(type="int", default=10),
         ),
         supports_check_mode=True,
@@ -221,7 +296,8 @@ def main():
     diffs = []
     paths = [path for dummy, path, dummy2 in files]
     if len(set(os.path.abspath(p) for p in paths)) != len(paths):
-        module.fail_json(msg="dest, report and secrets_dest must be different files: %s" % ", ".join(paths), **out)
+        module.fail_json(msg="dest, report, secrets_dest and hosts_dest must be different files: %s" % ", ".join(paths),
+                         **out)
     try:
         for kind, path, text in files:
             data = text.encode("utf-8")
@@ -231,6 +307,14 @@ def main():
                     module.warn("%s exists with other content and was left alone; compare it with the "
                                 "secrets_snippet this task returns" % path)
                     out["files"][kind] = dict(path=path, changed=False, kept_existing=True)
+                    continue
+            if kind == "hosts":
+                existing = _existing_hosts(path, data)
+                if existing is not None:
+                    module.warn("%s exists and was left alone: check that it puts a host in the groups "
+                                "ai_backend_gateway and ai_backend_inference (validate.yml checks the registry "
+                                "of the hosts it lists)" % existing)
+                    out["files"][kind] = dict(path=existing, changed=False, kept_existing=True)
                     continue
             _makedirs(path, module.check_mode)
             if module.check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(path))):

@@ -65,7 +65,7 @@ CASES = [
     ("missing-type", "providers", GOOD_PROVIDERS.replace("    type: ollama\n", ""), "providers.yaml",
      "providers.ollama.type", "required key 'type' is missing"),
     ("placeholder-port", "providers", GOOD_PROVIDERS.replace("11434", "OLLAMA_PORT"), "providers.yaml",
-     "providers.ollama.base_url", "not a number"),
+     "providers.ollama.base_url", "the port 'OLLAMA_PORT' in 'http://127.0.0.1:OLLAMA_PORT' is not a number"),
     ("chain-not-a-list", "mappings",
      GOOD_MAPPINGS.replace("fallback_chains: {}", "fallback_chains:\n  x:\n    chain: llama3.1:latest"),
      "model-mappings.yaml", "fallback_chains.x.chain", "expected a list, got a string"),
@@ -76,7 +76,14 @@ CASES = [
      "exact_matches.foo", "expected a mapping"),
     ("ports-port-string", "ports", "ollama:\n  port: '11434x'\n", "ports.yaml", "ollama.port",
      "expected an integer, got a string"),
-    ("ports-out-of-range", "ports", "redis:\n  port: 70000\n", "ports.yaml", "redis.port", "out of range"),
+    ("ports-out-of-range", "ports", "redis:\n  port: 70000\n", "ports.yaml", "redis.port",
+     "port 70000 is out of range 1-65535"),
+    ("url-port-out-of-range", "providers", GOOD_PROVIDERS.replace("11434", "99999"), "providers.yaml",
+     "providers.ollama.base_url", "the port 99999 in 'http://127.0.0.1:99999' is out of range 1-65535"),
+    ("url-port-zero", "providers", GOOD_PROVIDERS.replace("11434", "0"), "providers.yaml",
+     "providers.ollama.base_url", "the port 0 in 'http://127.0.0.1:0' is out of range 1-65535"),
+    ("wrong-type-shows-value", "providers", GOOD_PROVIDERS + "        context_length: 8k\n", "providers.yaml",
+     "providers.ollama.models[0].context_length", "expected an integer, got a string ('8k')"),
 ]
 
 
@@ -153,7 +160,7 @@ def _write_sources(tmp_path, which=None, text=None):
 
 
 MODULE_CASE_IDS = ("broken-yaml", "not-a-mapping-list", "missing-exact-matches", "models-is-a-string",
-                   "unknown-provider-type", "ports-port-string")
+                   "unknown-provider-type", "ports-port-string", "url-port-out-of-range")
 MODULE_CASES = [c for c in CASES if c[0] in MODULE_CASE_IDS]
 
 
@@ -181,7 +188,7 @@ def test_module_writes_then_is_idempotent(tmp_path, original):
     rc, out = run_module(tmp_path, args, check=True, diff=True)
     assert rc == 0 and out["changed"] is True
     assert not dest.exists() and not (tmp_path / "report.yml").exists()
-    expected = [str(dest), str(dest.parent / "ai_backend_secrets.yml")]
+    expected = [str(dest), str(dest.parent / "ai_backend_secrets.yml"), str(tmp_path / "inv" / "hosts.yml")]
     assert [d["after_header"] for d in out["diff"]] == expected
     rc, out = run_module(tmp_path, args)
     assert rc == 0 and out["changed"] is True
@@ -212,3 +219,43 @@ def test_module_refuses_one_path_for_two_files(tmp_path):
     dest = tmp_path / "same.yml"
     rc, out = run_module(tmp_path, dict(sources, dest=str(dest), report=str(dest)))
     assert rc != 0 and "must be different files" in out["msg"] and not dest.exists()
+
+
+# ---------------------------------------------------------------- a disabled provider never breaks the import
+@pytest.mark.parametrize("source_type", ["openai", "openai_compatible", "ollama", "vllm", "llama_cpp", "anthropic",
+                                         "llamafile", None])
+@pytest.mark.parametrize("missing", [(), ("base_url",), ("models",), ("type",), ("env_var",), ("base_url", "models"),
+                                     ("type", "base_url", "models", "env_var")])
+def test_disabled_provider_never_breaks_the_import(source_type, missing):
+    body = {"type": source_type, "status": "disabled", "base_url": "https://api.example.com/v1",
+            "env_var": "EXAMPLE_KEY", "models": ["remote-model"], "description": "kept for later"}
+    for key in missing:
+        body.pop(key)
+    if body.get("type") is None:
+        body.pop("type", None)
+    providers = GOOD_PROVIDERS + "  spare:\n" + "".join(
+        "    %s: %s\n" % (key, value if not isinstance(value, list) else "[%s]" % ", ".join(value))
+        for key, value in body.items())
+    result = importer.import_texts(providers, GOOD_MAPPINGS)
+    registry = result["registry"]["ai_backend_providers"]
+    assert registry["ollama"]["enabled"] is True
+    if "spare" in registry:
+        assert registry["spare"]["enabled"] is False
+    else:
+        entry = [e for e in result["report"]["not_carried"] if e["from"] == "providers.yaml: providers.spare"]
+        assert len(entry) == 1 and entry[0]["reason"] == "not_deployable"
+        if source_type not in ("anthropic",):
+            assert "disabled, and incomplete" in entry[0]["detail"]
+
+
+def test_disabled_remote_provider_without_a_key_variable():
+    providers = GOOD_PROVIDERS + ("  openai:\n    type: openai\n    status: disabled\n"
+                                  "    base_url: https://api.openai.com/v1\n    models: [gpt-4o]\n")
+    mappings = GOOD_MAPPINGS.replace("fallback_chains: {}", "fallback_chains:\n  'llama3.1:latest':\n"
+                                                            "    chain: [gpt-4o]")
+    result = importer.import_texts(providers, mappings)
+    entry = dict((e["from"], e) for e in result["report"]["not_carried"])["providers.yaml: providers.openai"]
+    assert "api_key_env" in entry["detail"] and "when you enable it" in entry["detail"]
+    # The chain entry naming its model is dropped as a model of a provider that is not carried, not a guess.
+    found = [c for c in result["report"]["corrections"] if c["original"] == "gpt-4o"]
+    assert "provider openai, which is not carried" in found[0]["problem"]

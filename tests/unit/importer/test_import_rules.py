@@ -1,6 +1,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Invalid-but-readable sources: the import still writes a registry that validates,
-and the report lists each problem with its original value and fix."""
+"""Invalid-but-readable sources: with accept_corrections the import writes a registry that
+validates, and the report lists each problem with its original value and fix. (Which of
+these corrections stop an import without accept_corrections: test_import_guesses.py.)"""
 import copy
 
 import pytest
@@ -39,7 +40,7 @@ def sources():
 
 
 def run(providers, mappings, ports=None):
-    result = importer.import_documents(providers, mappings, ports)
+    result = importer.import_documents(providers, mappings, ports, accept_corrections=True)
     errors, dummy = validate_inventory({"imported": result["registry"]})
     assert [p.render() for p in errors] == [], "the imported registry must validate as it stands"
     return result
@@ -154,8 +155,10 @@ def test_exact_match_for_an_unknown_provider():
     providers, mappings = sources()
     mappings["exact_matches"]["ghost"] = {"provider": "nowhere"}
     result = run(providers, mappings)
-    found = corrections(result)["model-mappings.yaml: exact_matches.ghost"]
-    assert "nowhere" in found["problem"]
+    found = corrections(result)["model-mappings.yaml: exact_matches.ghost.provider"]
+    assert found["original"] == "nowhere" and "'ghost' names provider 'nowhere'" in found["problem"]
+    assert "ghost" not in [m["name"] for p in result["registry"]["ai_backend_providers"].values()
+                           for m in p["models"]]
 
 
 def test_duplicate_public_names_are_made_unique():
@@ -221,7 +224,8 @@ def test_two_enabled_vllm_without_gpus_keep_the_first():
     registry = result["registry"]["ai_backend_providers"]
     assert registry["vllm_a"]["enabled"] is True and registry["vllm_b"]["enabled"] is False
     found = corrections(result)["providers.yaml: providers.vllm-b"]
-    assert "one vLLM at a time" in found["problem"] and "assign gpus" in found["fix"]
+    assert "one vLLM at a time" in found["problem"] and "vllm_b disabled" in found["fix"]
+    assert "assign gpus to every vLLM provider (vllm-a, vllm-b lack them)" in found["choices"]
 
 
 def test_two_vllm_with_their_own_gpus_both_run():
@@ -242,7 +246,8 @@ def test_port_taken_twice_disables_the_later_provider():
     result = run(providers, mappings)
     assert result["registry"]["ai_backend_providers"]["vllm_a"]["enabled"] is False
     found = corrections(result)["providers.yaml: providers.vllm-a"]
-    assert found["problem"] == "port 4000 is already used by the LiteLLM gateway"
+    assert found["problem"].startswith("port 4000 of vllm-a (base_url http://127.0.0.1:4000) is already used by "
+                                       "the LiteLLM gateway")
 
 
 def test_a_second_model_on_a_single_model_backend():
