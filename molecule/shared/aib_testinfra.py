@@ -158,6 +158,12 @@ def run_playbook(playbook, extra_vars=None, limit=None, timeout=1200):
     return done.returncode, done.stdout
 
 
+def needles(expected):
+    """The parts an error message must contain: one string, or a tuple of them
+    (the variable path and the problem are printed on separate lines)."""
+    return (expected,) if isinstance(expected, str) else tuple(expected)
+
+
 def shared_playbook(name):
     return os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "shared", name)
 

@@ -7,11 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.errors import AnsibleFilterError
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleError, AnsibleFilterError
+from ansible.parsing.vault import AnsibleVaultError
+from jinja2 import Undefined
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.plain import to_plain
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
     RegistryError, build_gateway_config, registry_vars, validate_inventory)
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils.view import build_host_view, build_view
 
 
 def registry_hosts(hostvars, hosts):
@@ -54,6 +59,52 @@ def registry_report(hosts, gateway_hosts=None, inference_hosts=None):
     return format_report(list(errors) + list(warnings))
 
 
+def _secret_state(hostvars):
+    """("set" | "empty" | "undefined" | "unresolved" | "undecryptable") of a host's secret, or of one key of a mapping.
+
+    Only the state leaves this function, never the value. "unresolved": the
+    variable is a template that refers to something undefined (a vault_* value
+    whose vaulted file was not loaded).
+    """
+    def state(host, var, key=None):
+        try:
+            host_vars = hostvars[host]
+            if var not in host_vars:
+                return "undefined"
+            value = host_vars[var]
+            if key is not None:
+                if not isinstance(value, Mapping) or key not in value:
+                    return "undefined"
+                value = value[key]
+            # ansible-core 2.19 hands back a marker, not an exception, for a
+            # template that refers to an undefined variable.
+            if isinstance(value, Undefined):
+                # ansible-core names its marker for a value it could not decrypt *Vault*.
+                return "undecryptable" if "Vault" in type(value).__name__ else "unresolved"
+            if value is None:
+                return "empty"
+            return "set" if str(value).strip() else "empty"
+        except AnsibleVaultError:  # ansible-core < 2.19 raises where 2.19 hands back a marker
+            return "undecryptable"
+        except AnsibleError:
+            return "unresolved"
+    return state
+
+
+def registry_view(hostvars, groups, targets=None, cwd=None, render_dir=""):
+    """The whole inventory validated once, with every derived fact (see module_utils/view.py)."""
+    groups = to_plain(groups)
+    hosts = registry_hosts(hostvars, groups.get("all", []))
+    return to_plain(build_view(hosts, groups, _secret_state(hostvars), targets=to_plain(targets),
+                               cwd=to_plain(cwd), render_dir=to_plain(render_dir) or ""))
+
+
+def registry_host_view(hostvars, host):
+    """One host's registry validated on its own, with its view (for a role run without validate.yml)."""
+    host = to_plain(host)
+    return to_plain(build_host_view(registry_hosts(hostvars, [host])[host], host))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -61,4 +112,6 @@ class FilterModule(object):
             "litellm_config": litellm_config,
             "registry_problems": registry_problems,
             "registry_report": registry_report,
+            "registry_view": registry_view,
+            "registry_host_view": registry_host_view,
         }
