@@ -50,11 +50,24 @@ molecule: venv collection ## every Molecule scenario, for real under systemd in 
 	bash tests/harness/molecule.sh
 
 .PHONY: bench
-bench: venv collection ## engine render+validate at 100 / 1,000 / 10,000 models
+bench: venv collection ## engine render+validate at 100 / 1,000 / 10,000 models, then the importer's
 	$(PY) bench/engine_bench.py
+	$(PY) bench/import_bench.py
+
+.PHONY: bench-gateway
+bench-gateway: venv collection ## gateway cost vs llama-server and LiteLLM's defaults, in the demo sandbox (minutes)
+	$(PY) bench/gateway_bench.py
+
+.PHONY: galaxy
+galaxy: venv ## build the Galaxy tarball, install it, run validate/import/ansible-doc from the installed copy
+	bash tests/harness/galaxy.sh
+
+.PHONY: matrix
+matrix: venv collection ## ansible-test sanity + engine/filter tests on every ansible-core in requirements/core-*.txt
+	bash tests/harness/matrix.sh
 
 .PHONY: test
-test: lint unit molecule bench ## everything CI runs
+test: lint unit galaxy matrix molecule bench ## everything CI runs
 
 .PHONY: demo
 demo: venv collection ## provision a local sandbox host and get a real completion through the gateway
@@ -63,6 +76,15 @@ demo: venv collection ## provision a local sandbox host and get a real completio
 .PHONY: demo-clean
 demo-clean: venv ## remove the demo sandbox
 	bash tests/demo/demo.sh clean
+
+# uv resolves for Debian 12's CPython 3.11 on manylinux x86_64 from any
+# machine; it runs from a throwaway venv so the pinned tools stay untouched.
+LOCK_UV := uv==0.13.9
+.PHONY: lock
+lock: ## hash lock for a LiteLLM release: make lock VERSION=x.y.z (review, then commit)
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "usage: make lock VERSION=x.y.z (got '$(VERSION)')" >&2; exit 2; }
+	@[ -x $(CACHE)/lock-venv/bin/uv ] || { python3 -m venv $(CACHE)/lock-venv && $(CACHE)/lock-venv/bin/pip install -q $(LOCK_UV); }
+	bash roles/litellm/files/make-lock.sh $(VERSION) $(CACHE)/lock-venv/bin/uv
 
 .PHONY: clean
 clean: ## remove build outputs (keeps the shared caches in .cache)

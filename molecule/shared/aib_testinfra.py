@@ -18,7 +18,7 @@ import sys
 import pytest
 
 # Units the collection manages; instances are globbed.
-UNIT_PATTERNS = ("redis-server.service", "litellm.service", "llama-cpp@*.service",
+UNIT_PATTERNS = ("redis-server.service", "haproxy.service", "litellm@*.service", "llama-cpp@*.service",
                  "ollama@*.service", "vllm@*.service")
 JOURNAL_LINES = 60
 

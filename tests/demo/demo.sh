@@ -189,6 +189,7 @@ print("  usage:   %s" % r.get("usage"))'
 
 demo: ready
   gateway URL:  $gateway_url   (OpenAI-compatible: $gateway_url/v1/chat/completions, model "tiny-llama")
+  behind it:    HAProxy -> LiteLLM instances on $address:4001 and :4002; stats http://$address:8404/stats
   master key:   in $secrets (mode 0600, outside git): vault_litellm_master_key
   site.yml:     ${recap#demo : }
   timings (s):  $(tr '\n' ' ' < "$state/timings")total $((SECONDS - start))

@@ -7,8 +7,9 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="${LITELLM_VENV:-$REPO/.venv-litellm}"
-PIN="1.108.7"
-LOCK="$REPO/roles/litellm/files/requirements-${PIN:-1.108.7}.lock"
+# Any release the role has a lock for: LITELLM_PIN=1.108.6 bash tests/harness/litellm-venv.sh
+PIN="${LITELLM_PIN:-1.108.7}"
+LOCK="$REPO/roles/litellm/files/requirements-$PIN.lock"
 
 if [ -x "$VENV/bin/litellm" ] && \
    [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" = "$PIN" ]; then

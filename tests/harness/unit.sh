@@ -22,4 +22,4 @@ fi
 # The stand-ins' own tests drive the real llama-server on the tiny model.
 bash tests/harness/artifacts.sh
 
-"$bin/python" -m pytest -p no:cacheprovider -q tests/unit tests/integration tests/standins "$@"
+"$bin/python" -m pytest -p no:cacheprovider -q tests/unit tests/integration tests/standins tests/load "$@"

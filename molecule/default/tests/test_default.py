@@ -1,11 +1,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The default scenario against the real services: redis, LiteLLM and
-llama.cpp (tiny model) in one systemd container. Tests run in file order;
-the rollback test changes the config and runs near the end, the secret
-scan runs last so it also covers what the rollback wrote to the journal.
+"""The default scenario against the real services: redis, HAProxy in front
+of two LiteLLM instances, and llama.cpp (tiny model) in one systemd
+container. Tests run in file order; the rollback test changes the config
+and runs near the end, the secret scan runs last so it also covers what the
+rollback wrote to the journal.
 """
 
 import ipaddress
+import threading
+import time
 import uuid
 
 import pytest
@@ -15,10 +18,13 @@ from aib_testinfra import (assert_unit_running, http, own_listeners, redis_comma
 
 UNITS = {
     "redis-server.service": "redis",
-    "litellm.service": "litellm",
+    "litellm@1.service": "litellm",
+    "litellm@2.service": "litellm",
     "llama-cpp@llama_tiny.service": "llama-cpp",
 }
 MODEL = "tiny-llama"
+INSTANCE_PORTS = (4001, 4002)
+ADMIN_SOCKET = "/run/haproxy/admin.sock"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,66 @@ def test_listeners_are_loopback_and_where_the_registry_says(host, hostvars):
         else:
             assert address == hostvars["ai_backend_listen_address"], (process, address, port)
     ports = set(listener[1] for listener in listeners)
-    assert {gateway["port"], hostvars["ai_backend_redis"]["port"], 8080} <= ports, listeners
+    assert {gateway["port"], hostvars["ai_backend_redis"]["port"], 8080, 8404} | set(INSTANCE_PORTS) <= ports, listeners
+    # The gateway port belongs to HAProxy, the instance ports to LiteLLM.
+    owners = dict((port, process) for dummy, port, process in listeners)
+    assert owners[gateway["port"]] == "haproxy", listeners
+
+
+def haproxy_servers(host):
+    """{server name: (status, open sessions)} of backend litellm, from the runtime API."""
+    out = host.check_output("echo 'show stat' | socat -t 5 stdio UNIX-CONNECT:%s", ADMIN_SOCKET)
+    servers = {}
+    for line in out.splitlines():
+        fields = line.split(",")
+        if len(fields) > 17 and fields[0] == "litellm" and fields[1] not in ("FRONTEND", "BACKEND"):
+            servers[fields[1]] = (fields[17], int(fields[4] or 0))
+    return servers
+
+
+def test_haproxy_runs_master_root_workers_unprivileged(host):
+    assert_unit_running(host, "haproxy.service")
+    users = set(unit_process_users(host, "haproxy.service").values())
+    # Debian's master-worker: the master (root) re-executes on reload, the
+    # workers that handle traffic run as haproxy.
+    assert "haproxy" in users and users <= {"root", "haproxy"}, users
+
+
+def test_haproxy_config_is_valid(host):
+    result = host.run("haproxy -c -f /etc/haproxy/haproxy.cfg")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_haproxy_runtime_socket_is_root_only(host):
+    sock = host.file(ADMIN_SOCKET)
+    assert sock.is_socket, ADMIN_SOCKET
+    assert (sock.user, sock.group, sock.mode) == ("root", "root", 0o600), \
+        "%s is %s:%s %o" % (ADMIN_SOCKET, sock.user, sock.group, sock.mode)
+
+
+def test_both_instances_up_in_haproxy(host):
+    servers = haproxy_servers(host)
+    assert sorted(servers) == ["litellm1", "litellm2"], servers
+    assert set(status for status, dummy in servers.values()) == {"UP"}, servers
+
+
+def test_stats_and_prometheus_exporter_on_loopback(hostvars):
+    base = "http://%s:8404" % hostvars["haproxy_stats_address"]
+    status, dummy, body = http("GET", base + "/metrics")
+    assert status == 200 and "haproxy_server_status" in body, (status, str(body)[:300])
+    status, dummy, body = http("GET", base + "/stats")
+    assert status == 200, status
+
+
+def test_instances_run_the_pinned_release_from_its_venv(host, gateway, master_key):
+    for unit in ("litellm@1.service", "litellm@2.service"):
+        pids = unit_process_users(host, unit)
+        argv = " ".join(host.file("/proc/%d/cmdline" % pid).content_string.replace("\0", " ") for pid in pids)
+        assert "/opt/litellm/venvs/1.108.7/bin/" in argv, (unit, argv)
+    # LiteLLM names its release on completions (not on /v1/models).
+    status, headers, body = chat(gateway, master_key, "version probe %s" % uuid.uuid4())
+    assert status == 200, body
+    assert headers.get("x-litellm-version") == "1.108.7", sorted(headers)
 
 
 # 3.
@@ -123,6 +188,7 @@ def test_redis_refuses_clients_without_the_password(hostvars):
 @pytest.mark.parametrize("path,owner,group,mode", [
     ("/etc/litellm/config.yaml", "root", "litellm", 0o640),
     ("/etc/litellm/litellm.env", "root", "root", 0o600),
+    ("/etc/haproxy/haproxy.cfg", "root", "haproxy", 0o640),
     ("/etc/redis/redis.conf", "root", "redis", 0o640),
     ("/etc/redis/ai-backend-auth.conf", "redis", "redis", 0o600),
 ])
@@ -162,8 +228,10 @@ def test_bad_input_fails_clearly_and_writes_nothing(host, tmp_path, role, extra,
     assert host.file(watched).sha256sum == before
 
 
-# 10. a registry change that validates but does not come up healthy
-def test_bad_registry_change_rolls_back_and_gateway_still_answers(host, gateway, master_key, hostvars):
+# 10. a registry change that validates but does not come up healthy: the
+# role rolls it back on the drained instance while the other one serves
+# every request sent through HAProxy meanwhile.
+def test_bad_registry_change_rolls_back_while_the_others_serve(host, gateway, master_key, hostvars):
     config = "/etc/litellm/config.yaml"
     before = host.file(config).sha256sum
     redis = dict(hostvars["ai_backend_redis"])
@@ -171,22 +239,47 @@ def test_bad_registry_change_rolls_back_and_gateway_still_answers(host, gateway,
     # scenario's own loopback range), so LiteLLM starts but its cache cannot
     # reach Redis and the role's health check refuses the new config.
     redis["host"] = "127.0.10.2"
-    rc, output = run_playbook(shared_playbook("converge.yml"), extra_vars={
-        "ai_backend_redis": redis, "litellm_health_retries": 3})
+    results = []
+    stop = threading.Event()
+
+    def client():
+        while not stop.is_set():
+            try:
+                status = chat(gateway, master_key, "during rollback %s" % uuid.uuid4())[0]
+            except Exception as err:  # pylint: disable=broad-except
+                status = repr(err)
+            results.append(status)
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=client)
+    sender.start()
+    try:
+        rc, output = run_playbook(shared_playbook("converge.yml"), extra_vars={
+            "ai_backend_redis": redis, "litellm_health_retries": 3})
+    finally:
+        stop.set()
+        sender.join(timeout=180)
     assert rc != 0, "the converge with a broken Redis address succeeded:\n" + output[-4000:]
     # The callback folds long messages over several lines.
     flat = " ".join(output.split())
-    assert "ROLLED BACK: LiteLLM did not come up healthy with the new config" in flat, output[-6000:]
+    assert "ROLLED BACK: LiteLLM instance 1 did not come up healthy with the new config" in flat, output[-6000:]
     assert host.file(config).sha256sum == before, "the previous config was not restored"
     rejected = host.run("ls -1t /etc/litellm/rejected/").stdout.split()
     assert rejected, "no rejected config kept"
     kept = host.file("/etc/litellm/rejected/" + rejected[0]).content_string
     assert "127.0.10.2" in kept
     assert "The rejected config is kept at /etc/litellm/rejected/" + rejected[0] in flat, output[-6000:]
-    assert_unit_running(host, "litellm.service")
-    status, dummy, body = chat(gateway, master_key, "after rollback %s" % uuid.uuid4())
-    assert status == 200, body
-    assert body["usage"]["completion_tokens"] >= 1, body
+    failed = [status for status in results if status != 200]
+    print("requests through HAProxy during the rollback: %d, failed: %d" % (len(results), len(failed)))
+    assert len(results) >= 10 and not failed, (len(results), failed[:10])
+    servers = haproxy_servers(host)
+    assert sorted(servers) == ["litellm1", "litellm2"] and set(s[0] for s in servers.values()) == {"UP"}, servers
+    for number, port in enumerate(INSTANCE_PORTS, 1):
+        assert_unit_running(host, "litellm@%d.service" % number)
+        status, dummy, body = chat("http://%s:%d" % (hostvars["litellm_instance_address"], port), master_key,
+                                   "after rollback %s" % uuid.uuid4())
+        assert status == 200, (port, body)
+        assert body["usage"]["completion_tokens"] >= 1, body
 
 
 # 7. last: no secret in any argv or anywhere in the journal

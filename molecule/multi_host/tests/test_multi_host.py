@@ -98,6 +98,18 @@ def test_gateway_config_lists_both_hosts_in_one_model_group(host):
 
 
 # 2. 40 requests to the group are served by both hosts.
+def test_gateway_is_haproxy_in_front_of_two_healthy_instances(host, hostvars):
+    out = host.check_output("echo 'show stat' | socat -t 5 stdio UNIX-CONNECT:/run/haproxy/admin.sock")
+    servers = dict((fields[1], fields[17]) for fields in (line.split(",") for line in out.splitlines())
+                   if len(fields) > 17 and fields[0] == "litellm" and fields[1] not in ("FRONTEND", "BACKEND"))
+    assert servers == {"litellm1": "UP", "litellm2": "UP"}, servers
+    for number in (1, 2):
+        assert host.service("litellm@%d.service" % number).is_running
+    stats = "http://%s:8404/metrics" % hostvars["haproxy_stats_address"]
+    status, dummy, body = http("GET", stats)
+    assert status == 200 and "haproxy_backend_active_servers" in body, (status, str(body)[:300])
+
+
 def test_forty_requests_are_served_by_both_hosts(gateway_url, master_key, gpus):
     since = dict((name, now(gpu) - 1) for name, gpu in gpus.items())
     by_api_base = {}
