@@ -139,9 +139,9 @@ def test_checksum_mismatch_fails_clearly_and_keeps_no_file(host, registry):
 
 @pytest.mark.parametrize("provider,needle", [
     ({"type": "llama_cpp", "port": 8085, "models": [{"name": "no-gguf"}]},
-     ("ai_backend_providers.broken.models[0].gguf", "required key 'gguf' is missing (llama_cpp needs the model file")),
+     ("ai_backend_providers.broken.models[0].gguf", "is missing (llama_cpp needs the model file")),
     ({"type": "llama_cpp", "models": [{"name": "no-port", "gguf": {"path": "/srv/x.gguf"}}]},
-     ("ai_backend_providers.broken.port", "required key 'port' is missing")),
+     ("ai_backend_providers.broken.port", "is missing (local providers")),
     ({"type": "llama_cpp", "port": 8085, "models": [{"name": "absent", "gguf": {"path": "/srv/none.gguf"}}]},
      "ai_backend_providers.broken.models[0].gguf: /srv/none.gguf is not a file on this host"),
     ({"type": "llama_cpp", "port": 8081, "models": [{"name": "dup", "gguf": {"path": "/srv/x.gguf"}}]},
