@@ -15,6 +15,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || { rm -f /usr/sbin/policy-rc.d; exit 1; }
   rm -f /usr/sbin/policy-rc.d
 fi
+# promtool checks and unit-tests the monitoring role's config and alert rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "unit: installing Debian's prometheus package (for promtool)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || { rm -f /usr/sbin/policy-rc.d; exit 1; }
+  rm -f /usr/sbin/policy-rc.d
+fi
 if [ -f tests/harness/litellm-venv.sh ]; then
   bash tests/harness/litellm-venv.sh
 fi

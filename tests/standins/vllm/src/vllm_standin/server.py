@@ -20,6 +20,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from vllm_standin import __version__
+from vllm_standin.metrics import Metrics
 
 ARTIFACTS = "/var/cache/ai-backend/artifacts"
 
@@ -76,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"", "text/plain")
         if self.path == "/version":
             return self._send(200, {"version": __version__ + "+standin"})
+        if self.path == "/metrics":  # like vLLM: its API key guards /v1 only
+            return self._send(200, self.state["metrics"].render(), "text/plain; version=0.0.4; charset=utf-8")
         if not self._authorized():
             return None
         if self.path == "/v1/models":
@@ -101,8 +104,19 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, {"object": "error", "message": "The model `%s` does not exist." % body.get("model"),
                                     "type": "NotFoundError", "param": None, "code": 404})
         body["model"] = "tiny"
+        metrics = self.state["metrics"]
+        started, slot = time.monotonic(), metrics.start()
+        outcome = {}
+        try:
+            return self._forward(body, served, outcome)
+        finally:
+            metrics.finish(slot, time.monotonic() - started, outcome.get("first_token"), outcome.get("usage"),
+                           outcome.get("finished_reason"))
+
+    def _forward(self, body, served, outcome):
         req = urllib.request.Request(self.state["backend"] + self.path, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
+        started = time.monotonic()
         try:
             resp = urllib.request.urlopen(req, timeout=300)
         except urllib.error.HTTPError as exc:
@@ -112,12 +126,14 @@ class Handler(BaseHTTPRequestHandler):
                                     "type": "InternalServerError", "code": 500})
         with resp:
             if body.get("stream"):
-                return self._stream(resp, served)
+                return self._stream(resp, served, started, outcome)
             reply = json.loads(resp.read())
         reply["model"] = served
+        outcome["usage"] = reply.get("usage")
+        outcome["finished_reason"] = ((reply.get("choices") or [{}])[0].get("finish_reason") or "stop")
         return self._send(200, reply)
 
-    def _stream(self, resp, served):
+    def _stream(self, resp, served, started, outcome):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -127,10 +143,17 @@ class Handler(BaseHTTPRequestHandler):
             if line.startswith("data: ") and line != "data: [DONE]":
                 chunk = json.loads(line[6:])
                 chunk["model"] = served
+                outcome.setdefault("first_token", time.monotonic() - started)
+                if chunk.get("usage"):
+                    outcome["usage"] = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    if choice.get("finish_reason"):
+                        outcome["finished_reason"] = choice["finish_reason"]
                 line = "data: " + json.dumps(chunk)
             data = (line + "\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.write(b"0\r\n\r\n")
+        outcome.setdefault("finished_reason", "stop")  # the stream ended normally
         return None
 
 
@@ -168,7 +191,8 @@ def serve(args, api_key):
         return 1
     Handler.state = {"served": (args.served_model_name or [args.model])[0], "model": args.model,
                      "max_model_len": ctx, "api_key": api_key, "backend": backend,
-                     "created": int(time.time())}
+                     "created": int(time.time()),
+                     "metrics": Metrics((args.served_model_name or [args.model])[0])}
     httpd = ThreadingHTTPServer((host, args.port), Handler)
     httpd.daemon_threads = True
     print("vllm stand-in: serving on http://%s:%d" % (host, args.port), flush=True)
