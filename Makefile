@@ -58,6 +58,10 @@ bench: venv collection ## engine render+validate at 100 / 1,000 / 10,000 models,
 bench-gateway: venv collection ## gateway cost vs llama-server and LiteLLM's defaults, in the demo sandbox (minutes)
 	$(PY) bench/gateway_bench.py
 
+.PHONY: bench-gateway-variants
+bench-gateway-variants: venv collection ## what each gateway setting costs, one LiteLLM per variant, in the running demo sandbox
+	$(PY) bench/gateway_variants.py
+
 .PHONY: galaxy
 galaxy: venv ## build the Galaxy tarball, install it, run validate/import/ansible-doc from the installed copy
 	bash tests/harness/galaxy.sh

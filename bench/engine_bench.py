@@ -21,6 +21,7 @@ from __future__ import print_function
 
 import gc
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -131,22 +132,25 @@ def time_validate_playbook(hosts):
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"))
         cmd = [PLAYBOOK, "-i", inventory, os.path.join(REPO, "playbooks", "validate.yml"),
                "-e", "ai_backend_render_dir=%s" % render, "-e", "ansible_python_interpreter=%s" % sys.executable]
-        start = time.perf_counter()
+        start, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                               env=env, check=False)
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time as well as wall time: on a shared machine the wall time mostly measures the neighbours.
+        cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
         ok = done.returncode == 0 and os.path.exists(os.path.join(render, "gw.litellm.yaml"))
         if not ok:
             print(done.stdout[-3000:])
-        return elapsed, ok
+        return elapsed, cpu, ok
     finally:
         shutil.rmtree(work)
 
 
 def bench_kind(label, make, playbook):
     print("\n%s names" % label)
-    columns = ("models", "engine_s", "cpu_s", "peak_MiB", "us_per_model", "groups", "warnings", "validate_yml_s")
-    print("%8s %10s %8s %10s %14s %8s %9s %15s" % columns)
+    columns = ("models", "engine_s", "cpu_s", "peak_MiB", "us_per_model", "groups", "warnings", "validate_yml_s/cpu_s")
+    print("%8s %10s %8s %10s %14s %8s %9s %21s" % columns)
     rows = []
     for size in SIZES:
         hosts, gateway, inference = make(size)
@@ -164,10 +168,11 @@ def bench_kind(label, make, playbook):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert len(result.model_groups) == size
-        playbook_s, playbook_ok = (time_validate_playbook(hosts) if playbook else (None, None))
-        rows.append((size, engine_s, cpu_s, playbook_s, playbook_ok))
-        shown = "-" if playbook_s is None else "%.2f%s" % (playbook_s, "" if playbook_ok else " FAILED")
-        print("%8d %10.4f %8.4f %10.2f %14.2f %8d %9d %15s" % (
+        playbook_s, playbook_cpu, playbook_ok = (time_validate_playbook(hosts) if playbook else (None, None, None))
+        rows.append((size, engine_s, cpu_s, playbook_s, playbook_cpu, playbook_ok))
+        shown = "-" if playbook_s is None else "%.2f/%.2f%s" % (
+            playbook_s, playbook_cpu, "" if playbook_ok else " FAILED")
+        print("%8d %10.4f %8.4f %10.2f %14.2f %8d %9d %21s" % (
             size, engine_s, cpu_s, peak / 1048576.0, engine_s / size * 1e6, len(result.model_groups),
             len(result.warnings), shown))
     small, large = rows[0], rows[-1]
@@ -183,12 +188,12 @@ def main():
         " ".join("%.2f" % x for x in os.getloadavg())))
     bench_kind("digit-only", make_registry, False)
     large = bench_kind("realistic (bench/catalogue.py)", make_realistic, playbook)
-    size, engine_s, cpu_s, playbook_s, playbook_ok = large
+    size, engine_s, cpu_s, playbook_s, playbook_cpu, playbook_ok = large
     print("\ntarget %d realistic models, engine < 1 s on one core: %s (%.3f s wall, %.3f s CPU, best of 3)" % (
         size, "PASS" if engine_s < 1.0 else "MISS", engine_s, cpu_s))
     if playbook_s is not None:
-        print("target %d realistic models, validate.yml with a render dir < 5 s: %s (%.2f s wall)" % (
-            size, "PASS" if playbook_ok and playbook_s < 5.0 else "MISS", playbook_s))
+        print("target %d realistic models, validate.yml with a render dir < 5 s: %s (%.2f s wall, %.2f s CPU)" % (
+            size, "PASS" if playbook_ok and playbook_s < 5.0 else "MISS", playbook_s, playbook_cpu))
     return 0
 
 

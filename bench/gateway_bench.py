@@ -162,11 +162,12 @@ def settings_in_effect(config, units):
     log_level = in_sandbox("sh", "-c", "sed -n 's/^LITELLM_LOG=//p' /etc/litellm/litellm.env").strip().strip('"')
     router = config.get("router_settings", {})
     return ("%d LiteLLM instance(s) (%s worker(s) each) behind %s; LITELLM_LOG=%s; response cache %s; "
-            "router Redis %s; routing %s" % (
+            "router Redis %s; routing %s; failover re-pick %s" % (
                 len(litellm_units), workers.group(1) if workers else "1",
                 "HAProxy" if "haproxy.service" in units["gateway"] else "no HAProxy", log_level or "unset",
                 "on" if config.get("litellm_settings", {}).get("cache") else "off",
-                "on" if router.get("redis_host") else "off", router.get("routing_strategy", "default")))
+                "on" if router.get("redis_host") else "off", router.get("routing_strategy", "default"),
+                "on" if router.get("enable_weighted_failover") else "off"))
 
 
 def run_load(url, key, clients, seconds, requests, label):

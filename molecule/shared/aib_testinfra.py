@@ -109,9 +109,10 @@ def http(method, url, headers=None, body=None, timeout=120):
         return status, head, raw.decode("utf-8", "replace")
 
 
-def redis_command(host, port, password, *args):
+def redis_command(host, port, password, *args, **kwargs):
     """One Redis command over RESP, from the controller: the password never
-    reaches a command line inside the container."""
+    reaches a command line inside the container. ``user``: the ACL user
+    (default: litellm, the gateways' user)."""
     def encode(parts):
         out = b"*%d\r\n" % len(parts)
         for part in parts:
@@ -137,7 +138,7 @@ def redis_command(host, port, password, *args):
 
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         stream = sock.makefile("rb")
-        sock.sendall(encode(["AUTH", password]))
+        sock.sendall(encode(["AUTH", kwargs.get("user", "litellm"), password]))
         read(stream)
         sock.sendall(encode(list(args)))
         return read(stream)

@@ -16,20 +16,58 @@ from jinja2 import Undefined
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.plain import to_plain
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
     RegistryError, build_gateway_config, registry_vars, validate_inventory)
-from ansible_collections.gathewhy.ai_backend.plugins.module_utils.view import build_host_view, build_view
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils.atomic import WriteError
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils.view import build_host_view, build_view, write_renders
+
+
+# What makes a string a template for Ansible's default Jinja delimiters.
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def _literal(value):
+    """True when templating ``value`` would hand it back unchanged: nested dicts and
+    lists of numbers, booleans, None and strings with no Jinja marker. A vaulted
+    value, a template or any other type is not literal.
+
+    Each container is looked at once, so YAML aliases (even one pointing into
+    its own anchor) cost nothing extra and never loop.
+    """
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, (bool, int, float)):
+            continue
+        if isinstance(item, str):
+            if any(marker in item for marker in _TEMPLATE_MARKERS):
+                return False
+        elif isinstance(item, (dict, list)):
+            if id(item) not in seen:
+                seen.add(id(item))
+                stack.extend(item.values() if isinstance(item, dict) else item)
+                stack.extend(item if isinstance(item, dict) else ())
+        else:
+            return False
+    return True
 
 
 def registry_hosts(hostvars, hosts):
     """{host: its ai_backend_* registry variables}, plain types (2.19 data tags stripped).
 
     Only registry keys are read, so unrelated host variables are never templated.
+    A key whose raw value is literal data is read raw: templating a 10,000-model
+    registry value by value costs seconds and returns the same data. Any other
+    key (a template, a vaulted value) is read through Ansible's templating.
     """
     result = {}
+    raw_get = getattr(hostvars, "raw_get", None)
     for host in hosts:
         host_vars = hostvars[host]
+        raw = raw_get(host) if raw_get is not None else {}
+        raw = raw if isinstance(raw, Mapping) else {}
         names = [key for key in host_vars.keys() if isinstance(key, str)]
         picked = registry_vars(dict((key, None) for key in names))
-        result[to_plain(host)] = to_plain(dict((key, host_vars[key]) for key in picked))
+        result[to_plain(host)] = to_plain(dict(
+            (key, raw[key] if key in raw and _literal(raw[key]) else host_vars[key]) for key in picked))
     return result
 
 
@@ -95,8 +133,14 @@ def registry_view(hostvars, groups, targets=None, cwd=None, render_dir=""):
     """The whole inventory validated once, with every derived fact (see module_utils/view.py)."""
     groups = to_plain(groups)
     hosts = registry_hosts(hostvars, groups.get("all", []))
-    return to_plain(build_view(hosts, groups, _secret_state(hostvars), targets=to_plain(targets),
-                               cwd=to_plain(cwd), render_dir=to_plain(render_dir) or ""))
+    view = build_view(hosts, groups, _secret_state(hostvars), targets=to_plain(targets),
+                      cwd=to_plain(cwd), render_dir=to_plain(render_dir) or "")
+    try:
+        view["rendered"] = write_renders(view)
+    except WriteError as err:
+        raise AnsibleFilterError("ai_backend_render_dir: %s; nothing else was written. Fix: choose a directory "
+                                 "you can write to, or leave ai_backend_render_dir unset." % err)
+    return view
 
 
 def registry_host_view(hostvars, host):

@@ -49,14 +49,27 @@ def redis_is_local(view):
 
 # -- addresses: where the gateway dials each backend ---------------------------------------
 def check_advertise(view, out):
-    """A backend bound to every interface has no address to dial: the registry must say which."""
-    if view.advertise_set or view.listen not in WILDCARD or not view.local_providers():
+    """Beyond loopback, the registry must say where the gateway dials a host's backends.
+
+    A wildcard bind has no address to dial at all. A specific address is often
+    not the one the gateway reaches (NAT, a second interface, a DNS name), and
+    guessing it would render a config that fails only at the first request.
+    """
+    if view.advertise_set or is_loopback(view.listen) or not view.local_providers():
         return
-    out.append(Problem("address", view.var_path("ai_backend_listen_address"), view.listen,
-                       "host %s binds its backends to %s (every interface), which the gateway cannot dial, and "
-                       "sets no ai_backend_advertise_address" % (view.name, view.listen),
-                       "set ai_backend_advertise_address to the address the gateway reaches %s at, or bind "
-                       "ai_backend_listen_address to that address" % view.name))
+    if view.listen in WILDCARD:
+        out.append(Problem("address", view.var_path("ai_backend_listen_address"), view.listen,
+                           "host %s binds its backends to %s (every interface), which the gateway cannot dial, and "
+                           "sets no ai_backend_advertise_address" % (view.name, view.listen),
+                           "set ai_backend_advertise_address to the address the gateway reaches %s at, or bind "
+                           "ai_backend_listen_address to that address" % view.name))
+        return
+    out.append(Problem("address", view.var_path("ai_backend_advertise_address"), None,
+                       "host %s binds its backends to %s, beyond loopback, and sets no ai_backend_advertise_address, "
+                       "so the gateway's address for them would be a guess" % (view.name, view.listen),
+                       "set ai_backend_advertise_address: %s in host_vars/%s when the gateway reaches %s at that "
+                       "address, else set it to the address or DNS name it does reach %s at"
+                       % (view.listen, view.name, view.name, view.name)))
 
 
 def check_api_bases(views, out):

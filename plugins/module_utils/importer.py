@@ -187,6 +187,9 @@ class Importer(LitellmReader, MappingReader):
         registry = {}
         if self.listen_address is not None:
             registry["ai_backend_listen_address"] = self.listen_address
+            if self.listen_address != "127.0.0.1":
+                # The original gateway dialled its backends at this very address.
+                registry["ai_backend_advertise_address"] = self.listen_address
         gateway = dict(self.gateway)
         gateway["master_key_env"] = "LITELLM_MASTER_KEY"
         self.ledger.add("ai_backend_gateway.master_key_env",
@@ -305,7 +308,7 @@ def import_files(providers_path, mappings_path, ports_path=None, litellm_path=No
 
 
 # ---------------------------------------------------------------------- rendering
-_REGISTRY_ORDER = ("ai_backend_listen_address", "ai_backend_gateway", "ai_backend_redis", "ai_backend_routing",
+_REGISTRY_ORDER = ("ai_backend_listen_address", "ai_backend_advertise_address", "ai_backend_gateway", "ai_backend_redis", "ai_backend_routing",
                    "ai_backend_providers")
 
 

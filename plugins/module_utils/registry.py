@@ -20,6 +20,7 @@ __metaclass__ = type
 import re
 
 from . import checks
+from . import checks_extras
 from . import secrets
 from .inventory import HostView
 from .plain import to_plain
@@ -105,6 +106,9 @@ def _validate(hosts, gateway_hosts, inference_hosts, master_key, master_key_path
         checks.check_ports(view, name in gateways, problems)
         checks.check_duplicate_models(view, problems)
         checks.check_gpu_budget(view, problems)
+        checks_extras.check_provider_extras(view, problems)
+        if name in gateways:
+            checks_extras.check_extra_settings(view, problems)
         if name in inference:
             checks.check_advertise(view, problems)
     checks.check_api_bases([views[name] for name in inference], problems)

@@ -6,13 +6,16 @@
 Only keys LiteLLM reads are emitted (each one checked against the 1.108.7
 source: proxy_server.py load_config, Router.__init__, the provider configs).
 Output is deterministic: sorted keys, no timestamps, a header carrying the
-sha256 of the canonical source registry.
+sha256 of the canonical source registry. The one exception to "only keys the
+renderer knows": ai_backend_gateway.extra_settings, added as written beside
+the rendered keys (checks_extras.py refuses any key the renderer owns).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import hashlib
 import json
 import re
@@ -39,6 +42,55 @@ PROVIDER_ROUTES = {
     "ollama_cloud": ("ollama_chat", ""),
     "openai_compatible": ("openai", ""),
 }
+
+
+# LiteLLM's own Prometheus metrics (no premium gate in 1.108.7). /metrics on the
+# API port stays behind the master key (require_auth_for_metrics_endpoint); the
+# litellm role serves an unauthenticated copy on a loopback-only metrics port.
+# Labels that name a key, user, team, org or client are dropped: one series per
+# caller would grow without bound. The cap bounds whatever is left (per metric).
+METRICS_SETTINGS = {
+    "callbacks": ["prometheus"],
+    "require_auth_for_metrics_endpoint": True,
+    "prometheus_exclude_labels": [
+        "api_key_alias", "client_ip", "end_user", "hashed_api_key", "org_alias", "org_id", "project_alias",
+        "project_id", "tag", "team", "team_alias", "user", "user_agent", "user_alias", "user_email",
+    ],
+    "prometheus_metrics_max_series_per_metric": 10000,
+}
+
+
+# Settings the renderer writes, and the registry key (or role) each comes from:
+# ai_backend_gateway.extra_settings may add any other key, never one of these.
+_ROUTING = "ai_backend_routing."
+OWNED_SETTINGS = {
+    "litellm_settings": dict(
+        [(key, "the gateway's metrics settings") for key in METRICS_SETTINGS]
+        + [("cache", _ROUTING + "cache"), ("cache_params", _ROUTING + "cache")]),
+    "router_settings": {
+        "routing_strategy": _ROUTING + "strategy", "num_retries": _ROUTING + "num_retries",
+        "timeout": _ROUTING + "timeout", "allowed_fails": _ROUTING + "allowed_fails",
+        "cooldown_time": _ROUTING + "cooldown_time", "enable_weighted_failover": "the renderer",
+        "fallbacks": _ROUTING + "fallbacks", "default_fallbacks": _ROUTING + "default_fallbacks",
+        "context_window_fallbacks": _ROUTING + "context_window_fallbacks",
+        "model_group_alias": _ROUTING + "aliases", "redis_host": "ai_backend_redis.host",
+        "redis_port": "ai_backend_redis.port", "redis_password": "ai_backend_redis.password_env",
+        "redis_username": "the litellm role (REDIS_USERNAME)",
+    },
+    "general_settings": {"master_key": "ai_backend_gateway.master_key_env"},
+}
+
+
+def merge_extra_settings(config, extra):
+    """Add ai_backend_gateway.extra_settings to the rendered sections; a key the
+    renderer wrote is an error (validation refuses it first, with its path)."""
+    for section in sorted(extra or {}):
+        target = config.setdefault(section, {})
+        for key in sorted(extra[section] or {}):
+            if key in target or key in OWNED_SETTINGS.get(section, {}):
+                raise ValueError("ai_backend_gateway.extra_settings.%s.%s would replace a rendered setting"
+                                 % (section, key))
+            target[key] = copy.deepcopy(extra[section][key])
 
 
 def env_ref(name):
@@ -99,6 +151,10 @@ def build_config(gateway, deployments, advertise_of):
         "timeout": routing["timeout"],
         "allowed_fails": routing["allowed_fails"],
         "cooldown_time": routing["cooldown_time"],
+        # A retry goes to another deployment of the group, never back to the one
+        # that just failed (LiteLLM otherwise re-picks at random, so with one of
+        # two deployments dead a request could fail after all its retries).
+        "enable_weighted_failover": True,
         # Shared Redis: rpm/tpm counters and cooldowns agree across workers and gateways.
         "redis_host": redis["host"],
         "redis_port": redis["port"],
@@ -117,9 +173,10 @@ def build_config(gateway, deployments, advertise_of):
         "router_settings": router,
         "general_settings": {"master_key": env_ref(gateway.gateway["master_key_env"])},
     }
+    config["litellm_settings"] = copy.deepcopy(METRICS_SETTINGS)
     cache = routing["cache"]
     if cache.get("enabled"):
-        config["litellm_settings"] = {
+        config["litellm_settings"].update({
             "cache": True,
             "cache_params": {
                 "type": "redis",
@@ -128,7 +185,8 @@ def build_config(gateway, deployments, advertise_of):
                 "password": env_ref(redis["password_env"]),
                 "ttl": cache["ttl"],
             },
-        }
+        })
+    merge_extra_settings(config, gateway.gateway.get("extra_settings"))
     return config
 
 

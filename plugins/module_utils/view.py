@@ -22,15 +22,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import difflib
+import hashlib
 import os
 
+from .atomic import WriteError, write_atomic
 from .registry import validate_and_render, validate_inventory
 from .registry_schema import GATEWAY_SCHEMA, LOCAL_TYPES, PROVIDER_SCHEMA, REDIS_SCHEMA, REGISTRY_SCHEMA, ROUTING_SCHEMA
+from .view_metrics import MONITORING_GROUP, add_metrics
+from .view_firewall import add_firewall, mark_firewall
+from .view_security import check_security
 
 GATEWAY_GROUP = "ai_backend_gateway"
 INFERENCE_GROUP = "ai_backend_inference"
 REDIS_GROUP = "ai_backend_redis"
-KNOWN_GROUPS = (GATEWAY_GROUP, INFERENCE_GROUP, REDIS_GROUP)
+KNOWN_GROUPS = (GATEWAY_GROUP, INFERENCE_GROUP, REDIS_GROUP, MONITORING_GROUP)
 BACKEND_ROLES = ("llama_cpp", "ollama", "vllm")
 # Health endpoint of each local backend type, as the real servers serve it.
 HEALTH_PATHS = {"llama_cpp": "/health", "ollama": "/api/version", "vllm": "/health"}
@@ -181,7 +186,10 @@ def _host_view(host, registry, inventory):
     by_type = {}
     services = []
     for pid, provider in providers.items():
-        entry = dict(provider, id=pid)
+        # The models themselves stay in the registry and the rendered config: at
+        # real scale (10,000 models) carrying them here costs Ansible seconds.
+        entry = dict(((k, v) for k, v in provider.items() if k != "models"), id=pid,
+                     model_count=len(provider["models"]) if isinstance(provider.get("models"), list) else 0)
         if provider["type"] in LOCAL_TYPES and isinstance(provider.get("port"), int):
             path = HEALTH_PATHS[provider["type"]]
             entry.update(url=http_url(advertise, provider["port"]), health_url=http_url(advertise, provider["port"], path),
@@ -230,7 +238,6 @@ def _gateway_view(host, registry, inventory, hosts):
         "redis": redis,
         "routing": routing,
         "inference_hosts": list(inventory.inference),
-        "model_groups": {},
         "secrets": [],
     }
 
@@ -332,15 +339,19 @@ def _render(configs, inventory, gateways, all_gateways):
     for gw in inventory.gateways if all_gateways else inventory.gateways[:1]:
         result = configs[gw]
         gateways[gw]["config_text"] = result.text
-        gateways[gw]["config_sha256"] = result.source_sha256
         config = result.config
+    # Every gateway's checksums (a few bytes each): status.yml compares them with the deployed
+    # config, the source registry's (its header) and the whole file's (a renderer change too).
+    for gw in inventory.gateways:
+        gateways[gw]["config_sha256"] = configs[gw].source_sha256
+        gateways[gw]["config_file_sha256"] = hashlib.sha256(configs[gw].text.encode("utf-8")).hexdigest()
+    # Deployments as "<host>/<provider id>" strings: their details are in
+    # hosts[host].providers and the rendered config, and at 10,000 models a
+    # dict per deployment costs Ansible about a second to carry.
     groups = {}
     for entry in config["model_list"]:
         host, provider = entry["model_info"]["id"].split("/", 2)[:2]
-        params = entry["litellm_params"]
-        groups.setdefault(entry["model_name"], []).append({
-            "host": host, "provider": provider, "model": params["model"], "api_base": params["api_base"],
-            "api_key_env": params["api_key"].split("/", 1)[1] if "api_key" in params else None})
+        groups.setdefault(entry["model_name"], []).append("%s/%s" % (host, provider))
     return groups
 
 
@@ -391,8 +402,11 @@ def build_view(registries, groups, secret_state, targets=None, cwd=None, render_
     hosts = dict((h, _host_view(h, registries[h], inventory)) for h in inventory.all)
     gateways = dict((gw, _gateway_view(gw, registries[gw], inventory, hosts)) for gw in inventory.gateways)
     own = inventory.findings + _check_redis(inventory, registries, gateways, hosts)
+    # The security check reads which hosts the firewall role covers.
+    mark_firewall(hosts, registries)
     if inventory.all:
         own += _check_secrets(inventory, hosts, gateways, secret_state)
+        own += check_security(hosts, gateways, registries, inventory.inference, secret_state, _require)
     findings = engine + own
     view = {
         "errors": [f for f in findings if f["severity"] == "error"],
@@ -410,13 +424,36 @@ def build_view(registries, groups, secret_state, targets=None, cwd=None, render_
     }
     if not view["errors"] and inventory.gateways:
         view["model_groups"] = _render(configs, inventory, gateways, bool(render_dir))
-    for gw in gateways.values():
-        gw["model_groups"] = view["model_groups"]
+    add_metrics(view, groups, secret_state)
+    add_firewall(view, registries)
     view["ok"] = not view["errors"]
     view["report"] = format_findings(findings) if findings else ""
     view["summary"] = summary_line(view)
     view["table"] = host_table(hosts)
     return view
+
+
+def write_renders(view):
+    """Write each gateway's rendered config to RENDER_DIR/<gateway>.litellm.yaml, atomically, when it differs.
+
+    Called on the controller right after build_view, so the config texts (megabytes
+    at real scale) never travel through Ansible's variables: every text leaves the
+    view here, written or not; its checksum stays (gateways[gw].config_sha256).
+    Returns [{gateway, path, changed}].
+    """
+    written = []
+    texts = dict((gw, view["gateways"][gw].pop("config_text", None)) for gw in view["groups"]["gateway"])
+    if not view["ok"] or not view["render_dir"]:
+        return written
+    try:
+        os.makedirs(view["render_dir"], mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise WriteError("cannot create the render directory %s: %s" % (view["render_dir"], exc.strerror or exc))
+    for gw in view["groups"]["gateway"]:
+        path = os.path.join(view["render_dir"], "%s.litellm.yaml" % gw)
+        done = write_atomic(path, texts[gw], mode="0644", backups=0)
+        written.append({"gateway": gw, "path": path, "changed": done["changed"]})
+    return written
 
 
 def build_host_view(registry, host):

@@ -72,7 +72,8 @@ def test_unit_is_hardened(host, provider):
     assert props["PrivateTmp"] == "yes" and props["ProtectHome"] == "yes" and props["PrivateDevices"] == "yes"
     assert props["CapabilityBoundingSet"] == ""
     assert props["ReadWritePaths"] == "/var/lib/llama-cpp/models"
-    assert "argv[]=%s ;" % BIN in props["ExecStart"]  # bare binary: everything else is in the env file
+    # The binary and the registry's extra_args (empty here): everything else is in the env file.
+    assert "argv[]=%s $AIB_LLAMA_EXTRA_ARGS ;" % BIN in props["ExecStart"]
     assert props["EnvironmentFiles"].startswith("/etc/llama-cpp/%s.env" % provider)
 
 
@@ -108,6 +109,16 @@ def test_api_key_is_enforced(api_key):
     assert http("POST", url, headers={"Authorization": "Bearer wrong-key-0123456789"}, body=CHAT)[0] == 401
     status, _headers, reply = http("POST", url, headers={"Authorization": "Bearer %s" % api_key}, body=CHAT)
     assert status == 200 and reply["usage"]["completion_tokens"] >= 1
+
+
+def test_metrics_follow_completions_and_the_api_key(api_key):
+    # 8081 has no key; 8082's /metrics needs its key like every other route.
+    status, _headers, text = http("GET", "http://%s:8081/metrics" % ADDR)
+    assert status == 200 and "llamacpp:tokens_predicted_total" in text
+    url = "http://%s:8082/metrics" % ADDR
+    assert http("GET", url)[0] == 401
+    status, _headers, text = http("GET", url, headers={"Authorization": "Bearer %s" % api_key})
+    assert status == 200 and "llamacpp:prompt_tokens_total" in text
 
 
 def test_api_key_is_in_no_argv_and_no_journal(host, api_key):

@@ -15,7 +15,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # prisma: LiteLLM's auth error handler imports it even without a database.
-printf 'litellm[proxy]==%s\nprisma==0.15.0\n' "$version" > "$work/requirements.in"
+# prometheus-client: the `prometheus` callback (gateway metrics) imports it; litellm
+# lists it only in its large proxy-runtime extra. The bounds are litellm's own.
+printf 'litellm[proxy]==%s\nprisma==0.15.0\nprometheus-client>=0.20.0,<1.0\n' "$version" > "$work/requirements.in"
+# An existing lock seeds the resolver: uv keeps its pins, so only what the
+# inputs changed moves.
+if [ -f "$out" ]; then cp "$out" "$work/body.lock"; fi
 "$uv" pip compile --quiet --no-config --generate-hashes --python-version 3.11 \
   --python-platform x86_64-manylinux_2_36 --index-url https://pypi.org/simple \
   --no-header -o "$work/body.lock" "$work/requirements.in"
@@ -30,10 +35,12 @@ grep -q "^litellm==$version " "$work/body.lock" || { echo "make-lock: the result
 #
 # prisma: LiteLLM's auth error handler imports it even when no database is
 # configured; without it a request with no API key gets a 500 instead of 401.
+# prometheus-client: the prometheus callback (gateway metrics) imports it; litellm
+# declares it only in its large proxy-runtime extra.
 #
 # Regenerate (never edit by hand): make lock VERSION=$version
 # which runs roles/litellm/files/make-lock.sh:
-#   printf 'litellm[proxy]==$version\nprisma==0.15.0\n' > requirements.in
+#   printf 'litellm[proxy]==$version\nprisma==0.15.0\nprometheus-client>=0.20.0,<1.0\n' > requirements.in
 #   uv pip compile --no-config --generate-hashes --python-version 3.11 \\
 #     --python-platform x86_64-manylinux_2_36 --index-url https://pypi.org/simple \\
 #     --no-header -o requirements-$version.lock requirements.in

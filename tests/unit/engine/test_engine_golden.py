@@ -43,7 +43,10 @@ def test_multi_host_is_one_group_per_name_with_a_deployment_per_host():
     assert result.model_groups == ["llama3.1-8b", "mistral-chat", "qwen-coder", "tiny-llama"]
     tiny = [d for d in result.config["model_list"] if d["model_name"] == "tiny-llama"][0]
     assert tiny["litellm_params"] == {"model": "llamafile/tiny-llama", "api_base": "http://127.0.1.1:8080/v1"}
-    assert "litellm_settings" not in result.config  # cache disabled
+    # Cache disabled: only the metrics settings, which every gateway gets.
+    assert set(result.config["litellm_settings"]) == {"callbacks", "prometheus_exclude_labels",
+                                                      "prometheus_metrics_max_series_per_metric",
+                                                      "require_auth_for_metrics_endpoint"}
     assert result.config["router_settings"]["redis_host"] == "127.0.1.1"
 
 

@@ -108,6 +108,26 @@ def test_a_wildcard_listen_address_needs_an_advertise_address(listen):
     assert errors_of({"gw": host}) == []
 
 
+@pytest.mark.parametrize("listen", ["10.0.0.7", "192.0.2.11", "fd00::7", "gpu1.example.internal"])
+def test_a_specific_address_beyond_loopback_needs_an_advertise_address(listen):
+    host = base_host()
+    host["ai_backend_listen_address"] = listen
+    errors = errors_of({"gw": host})
+    assert [(p.code, p.path, p.value) for p in errors] == [("address", "host_vars[gw].ai_backend_advertise_address",
+                                                            None)]
+    assert listen in errors[0].message and "beyond loopback" in errors[0].message
+    assert "set ai_backend_advertise_address: %s in host_vars/gw" % listen in errors[0].hint
+    host["ai_backend_advertise_address"] = listen
+    assert errors_of({"gw": host}) == []
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1", "127.0.100.1", "::1", "localhost"])
+def test_a_loopback_listen_address_needs_no_advertise_address(listen):
+    host = base_host()
+    host["ai_backend_listen_address"] = listen
+    assert errors_of({"gw": host}) == []
+
+
 @pytest.mark.parametrize("left,right", [
     ("qwen2.5-coder-7b", "qwen25-coder-7b"), ("llama3.1-8b", "lama3.1-8b"), ("qwen2.5-coder", "qwen2.5-codr"),
     ("qwen2.5-coder", "qwen2.5coder"), ("Llama3.1-8b", "llama3.1-8b"), ("mistral-nemo:12b", "mistral-nemmo:12b"),

@@ -116,7 +116,13 @@ def test_a_trailing_newline_fails_every_pattern(path, pattern):
     samples = {"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$": "name", "^[A-Z_][A-Z0-9_]*$": "OLLAMA_API_KEY",
                "^[a-z][a-z0-9_]{0,62}$": "ollama_main", "^[A-Za-z0-9.:\\[\\]_-]+$": "127.0.0.1",
                "^https?://[^\\s@/]+(/\\S*)?$": "https://example.org/v1", "^https?://[^\\s@]+$": "https://x.org/m",
-               "^/\\S+$": "/models/m.gguf", "^[0-9a-f]{64}$": "a" * 64, "^[a-z][a-z0-9_]*$": "chat"}
+               "^/\\S+$": "/models/m.gguf", "^[0-9a-f]{64}$": "a" * 64, "^[a-z][a-z0-9_]*$": "chat",
+               # extra_args items and extra_env values (negated classes that include the newline)
+               "^[^\\s\"'\\\\$%`;]+$": "--flash-attn", "^[^\\x00-\\x1f\"\\\\$`\\x7f]*$": "8",
+               # tls certificate_var / key_var / ca_var: variable names
+               "^[A-Za-z_][A-Za-z0-9_]*$": "gateway_tls_key",
+               # allowed_cidrs items: an address or a CIDR
+               "^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$": "192.0.2.0/24"}
     good = samples[pattern]
     assert validator.pattern_matches(pattern, good)
     assert not validator.pattern_matches(pattern, good + "\n")

@@ -34,7 +34,14 @@ EXAMPLES = ["single-host", "multi-host", "demo"]
 # Validation checks every secret the roles will need, so these stand in for
 # the vaulted values each example's group_vars/all/secrets.yml points at.
 VAULT_VALUES = {"vault_litellm_master_key": "sk-example-0123456789abcdef0123456789abcdef",
-                "vault_redis_password": "example-redis-password-0123456789"}
+                "vault_redis_password": "example-redis-password-0123456789",
+                # multi-host: the exporter's Redis user, the backends' API keys, the gateway's TLS.
+                "vault_redis_exporter_password": "example-exporter-password-0123456789",
+                "vault_llama_shared_key": "example-llama-key-0123456789abcdef",
+                "vault_vllm_coder_key": "example-vllm-key-0123456789abcdef",
+                "vault_gateway_tls_certificate": "-----BEGIN CERTIFICATE-----",
+                "vault_gateway_tls_key": "-----BEGIN PRIVATE KEY-----",
+                "vault_gateway_tls_ca": "-----BEGIN CERTIFICATE-----"}
 
 
 def ansible_playbook(*args):

@@ -9,6 +9,7 @@ every inventory host points at a docker container that does not exist.
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -144,6 +145,26 @@ def test_a_relative_render_dir_is_written_where_the_command_runs(tmp_path):
     assert rc == 0, out
     assert sorted(os.listdir(str(work / "render"))) == ["box.litellm.yaml"]
     assert sorted(os.listdir(PLAYBOOKS)) == before
+
+
+RENDER_LISTED = r"TASK \[List each gateway's rendered config, written for inspection\] \**\s*%s: "
+
+
+def test_the_render_is_written_once_and_templated_registry_values_still_resolve(tmp_path):
+    # Registry values that are plain data are read raw (fast at scale); a templated one must still be templated.
+    box = one_box(tmp_path, ai_backend_advertise_address="{{ box_address }}", box_address="127.0.0.9")
+    args = ("-i", box, os.path.join(PLAYBOOKS, "validate.yml"), "-e", secrets(tmp_path),
+            "-e", "ai_backend_render_dir=%s" % (tmp_path / "render"))
+    rc, out = ansible_playbook(tmp_path, *args)
+    assert rc == 0, out
+    rendered = (tmp_path / "render" / "box.litellm.yaml").read_text()
+    assert "api_base: http://127.0.0.9:11434" in rendered and "box_address" not in rendered
+    assert re.search(RENDER_LISTED % "changed", out), out
+    # Unchanged content: not rewritten, not reported as changed.
+    mtime = os.stat(str(tmp_path / "render" / "box.litellm.yaml")).st_mtime_ns
+    rc, out = ansible_playbook(tmp_path, *args)
+    assert rc == 0 and re.search(RENDER_LISTED % "ok", out), out
+    assert os.stat(str(tmp_path / "render" / "box.litellm.yaml")).st_mtime_ns == mtime
 
 
 def test_a_passing_validate_ends_with_one_summary_line(tmp_path):

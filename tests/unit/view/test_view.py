@@ -73,10 +73,18 @@ def test_defaults_come_from_the_schema_and_are_applied():
 
 def test_model_groups_carry_each_deployment_as_the_engine_renders_it():
     view = build()
-    groups = view["gateways"]["gw"]["model_groups"]
-    assert sorted(groups) == ["llama3.1-8b", "qwen-coder"]
-    assert groups["qwen-coder"] == [{"host": "gpu1", "provider": "coder", "model": "hosted_vllm/qwen-coder",
-                                     "api_base": "http://10.0.0.7:8001/v1", "api_key_env": "VLLM_CODER_KEY"}]
+    groups = view["model_groups"]
+    assert groups == {"llama3.1-8b": ["gpu1/chat"], "qwen-coder": ["gpu1/coder"]}
+    # A deployment's details are its provider's, in the host's view.
+    coder = view["hosts"]["gpu1"]["providers"]["vllm"]["coder"]
+    assert (coder["url"], coder["api_key_env"], coder["model_count"]) == ("http://10.0.0.7:8001", "VLLM_CODER_KEY", 1)
+    # A provider's models stay out of the view (seconds of Ansible time at scale).
+    assert "models" not in coder
+    # Every gateway routes the same groups: they are in the view once, not per gateway.
+    assert "model_groups" not in view["gateways"]["gw"]
+    # A provider's models stay out of the view (seconds of Ansible time at scale); their count is there.
+    assert "models" not in view["hosts"]["gpu1"]["providers"]["vllm"]["coder"]
+    assert view["hosts"]["gpu1"]["providers"]["vllm"]["coder"]["model_count"] == 1
     # gw is no inference host: its remote provider is not served.
     assert view["summary"] == ("ai_backend validate: 2 hosts, 1 gateways, 1 inference hosts, 2 model groups, "
                                "%d warnings" % len(view["warnings"]))
