@@ -46,6 +46,11 @@ else
 fi
 [ "${#scenarios[@]}" -gt 0 ] || { echo "molecule.sh: no scenario found under molecule/" >&2; exit 1; }
 
+# Each scenario's output is also kept in $logs; a failed scenario's errors
+# are printed again after the summary, because CI logs show only their tail.
+logs="$AI_BACKEND_CACHE/molecule-logs"
+mkdir -p "$logs"
+
 declare -A took result
 failed=0
 total_start=$SECONDS
@@ -57,7 +62,7 @@ for scenario in "${scenarios[@]}"; do
   fi
   echo "==== molecule test -s $scenario ($(date -u +%H:%M:%S) UTC)"
   start=$SECONDS
-  if molecule test -s "$scenario"; then
+  if molecule test -s "$scenario" 2>&1 | tee "$logs/$scenario.log"; then
     result[$scenario]=passed
   else
     result[$scenario]=FAILED; failed=1
@@ -72,4 +77,14 @@ for scenario in "${scenarios[@]}"; do
   printf '  %-14s %-8s %4d s\n' "$scenario" "${result[$scenario]}" "${took[$scenario]}"
 done
 printf '  %-14s %-8s %4d s\n' total "" "$((SECONDS - total_start))"
+
+for scenario in "${scenarios[@]}"; do
+  [ "${result[$scenario]}" = FAILED ] || continue
+  echo
+  echo "==== why $scenario failed (from $logs/$scenario.log; at most 200 lines)"
+  # Failed tasks with their message, pytest's failures and short summary,
+  # and Molecule's own error line.
+  grep -n -A6 -P '^(fatal|failed):|FAILED(?! - RETRYING)|^E  |^ERROR|CRITICAL|AssertionError|Traceback|short test summary' \
+    "$logs/$scenario.log" | head -200
+done
 exit "$failed"
