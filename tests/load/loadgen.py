@@ -45,6 +45,9 @@ import urllib.request
 CHAT_PATH = "/v1/chat/completions"
 VERSION_HEADER = "x-litellm-version"
 OVERHEAD_HEADER = "x-litellm-overhead-duration-ms"
+# Which deployment LiteLLM sent the request to: names the backend of a slow answer.
+API_BASE_HEADER = "x-litellm-model-api-base"
+SLOWEST_SHOWN = 3
 # A failed request is followed by this pause before the client's next one, so
 # a refusing server is not hammered in a tight loop (the pause is not counted
 # as latency).
@@ -59,9 +62,9 @@ class LoadError(ValueError):
 class Record(object):
     """One request. ``start`` and ``end`` are seconds since the run began."""
 
-    __slots__ = ("start", "end", "status", "error", "version", "overhead_ms", "client")
+    __slots__ = ("start", "end", "status", "error", "version", "overhead_ms", "client", "api_base")
 
-    def __init__(self, start, end, status, error, version=None, overhead_ms=None, client=0):
+    def __init__(self, start, end, status, error, version=None, overhead_ms=None, client=0, api_base=None):
         self.start = start
         self.end = end
         self.status = status
@@ -69,6 +72,7 @@ class Record(object):
         self.version = version
         self.overhead_ms = overhead_ms
         self.client = client
+        self.api_base = api_base
 
     @property
     def latency(self):
@@ -156,6 +160,12 @@ def summarize(records, duration=None):
     def rounded(value):
         return None if value is None else round(value, 2)
 
+    # The few slowest answers, with when they started and where they went: the
+    # max latency alone cannot tell a stuck backend from a slow gateway.
+    slowest = [{"start_s": round(record.start, 3), "latency_ms": rounded(record.latency * 1000.0),
+                "api_base": record.api_base, "client": record.client}
+               for record in sorted(ok, key=lambda record: record.latency, reverse=True)[:SLOWEST_SHOWN]]
+
     return {
         "sent": len(records),
         "ok": len(ok),
@@ -168,6 +178,7 @@ def summarize(records, duration=None):
         "litellm_overhead_ms": {"p50": rounded(percentile(overheads, 0.50)),
                                 "p99": rounded(percentile(overheads, 0.99))},
         "per_second": per_second,
+        "slowest": slowest,
         "versions": dict((version, {"count": seen["count"], "first_s": round(seen["first_s"], 3),
                                     "last_s": round(seen["last_s"], 3)})
                          for version, seen in sorted(versions.items())),
@@ -298,12 +309,13 @@ class LoadRun(object):
             self._issued += 1
             number = self._issued
             start = self.now()
-            status, error, version, overhead = None, None, None, None
+            status, error, version, overhead, api_base = None, None, None, None, None
             try:
                 if conn is None:
                     conn = await self._connect()
                 status, headers, body = await asyncio.wait_for(self._exchange(conn, number), self.timeout)
                 version = headers.get(VERSION_HEADER)
+                api_base = headers.get(API_BASE_HEADER)
                 try:
                     overhead = float(headers[OVERHEAD_HEADER]) if OVERHEAD_HEADER in headers else None
                 except ValueError:
@@ -325,7 +337,7 @@ class LoadRun(object):
                 # The connection is in an unknown state: start a fresh one.
                 self._close(conn)
                 conn = None
-            self.records.append(Record(start, self.now(), status, error, version, overhead, index))
+            self.records.append(Record(start, self.now(), status, error, version, overhead, index, api_base))
             if error is not None:
                 await asyncio.sleep(FAILURE_PAUSE)
         self._close(conn)

@@ -73,6 +73,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("x-litellm-version", "1.108.6" if count <= 10 else "1.108.7")
         self.send_header("x-litellm-overhead-duration-ms", "2.5")
+        self.send_header("x-litellm-model-api-base", "http://127.0.0.1:8080/v1")
         if behaviour == "chunked":
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -110,6 +111,8 @@ def test_sends_exactly_max_requests_with_unique_prompts(gateway):
     assert report["versions"]["1.108.6"]["count"] == 10
     assert report["versions"]["1.108.7"]["count"] == 47
     assert report["litellm_overhead_ms"]["p50"] == 2.5
+    assert len(report["slowest"]) == 3
+    assert all(row["api_base"] == "http://127.0.0.1:8080/v1" for row in report["slowest"])
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"] <= report["latency_ms"]["max"]
 
 
@@ -225,6 +228,9 @@ def test_summary_window_and_percentiles():
     assert report["per_second"] == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
     assert report["versions"] == {"v1": {"count": 5, "first_s": 0.0, "last_s": 4.0},
                                   "v2": {"count": 5, "first_s": 5.0, "last_s": 9.0}}
+    # The slowest answers first, failed ones left out.
+    assert [row["latency_ms"] for row in report["slowest"]] == [100.0, 90.0, 80.0]
+    assert report["slowest"][0] == {"start_s": 9.0, "latency_ms": 100.0, "api_base": None, "client": 0}
     assert percentile([], 0.5) is None
     assert percentile([1, 2, 3, 4], 0.5) == 2
     assert percentile([7], 0.99) == 7
