@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -87,6 +88,20 @@ def own_listeners(host):
         process = line.split('users:(("', 1)[1].split('"', 1)[0]
         found.append((address.strip("[]"), int(port), process))
     return found
+
+
+def wait_for(what, check, timeout=90, step=2):
+    """check()'s first truthy result, polled every `step` s; AssertionError after `timeout` s.
+    For what settles a moment after the answer a test waited for: counters raised in
+    callbacks, journal lines, Prometheus scrapes and alerts."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError("gave up waiting for %s after %d s (last: %r)" % (what, timeout, last))
 
 
 def http(method, url, headers=None, body=None, timeout=120):

@@ -5,12 +5,11 @@ raise the request counters, the GPU textfile (recorded H200) is scraped, and
 the backend-down alert fires when llama.cpp stops (the rule's `for:` is 10 s
 here, monitoring_alert_for.backend_down) and clears when it is back."""
 
-import time
 import urllib.parse
 
 import pytest
 
-from aib_testinfra import assert_unit_running, http, own_listeners, unit_journal
+from aib_testinfra import assert_unit_running, http, own_listeners, unit_journal, wait_for
 
 MODEL = "tiny-llama"
 BACKEND_UNIT = "llama-cpp@llama_tiny.service"
@@ -32,17 +31,6 @@ def query(prometheus, expr):
 def value(prometheus, expr):
     result = query(prometheus, expr)
     return float(result[0]["value"][1]) if result else None
-
-
-def wait_for(what, check, timeout=90, step=2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError("gave up waiting for %s after %d s (last: %r)" % (what, timeout, last))
 
 
 def test_units_run_sandboxed_as_prometheus(host):

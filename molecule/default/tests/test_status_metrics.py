@@ -9,11 +9,10 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
-from aib_testinfra import http, own_listeners
+from aib_testinfra import http, own_listeners, wait_for
 
 ADDRESS = "127.0.10.1"
 INSTANCES = (1, 2)
@@ -76,10 +75,8 @@ def test_gateway_counter_rises_per_model_group_without_per_caller_labels(hostvar
         assert status == 200, body
     # LiteLLM counts a request in a callback that runs after the response is
     # sent, so the last count may land a moment after the client has its answer.
-    deadline = time.time() + 30
-    while requests_of("tiny-llama") < before + 4 and time.time() < deadline:
-        time.sleep(1)
-    assert requests_of("tiny-llama") >= before + 4
+    wait_for("LiteLLM's request counter of tiny-llama to rise from %d by 4" % before,
+             lambda: requests_of("tiny-llama") >= before + 4, timeout=30, step=1)
     for index in INSTANCES:
         for name, labels, dummy in instance_metrics(index):
             assert not set(labels) & set(PER_CALLER_LABELS), (name, labels)

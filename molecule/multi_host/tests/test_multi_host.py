@@ -18,7 +18,7 @@ import pytest
 import testinfra
 import yaml
 
-from aib_testinfra import http, unit_journal
+from aib_testinfra import http, unit_journal, wait_for
 
 GATEWAY = "aib-multi_host-gateway"
 GPUS = ("aib-multi_host-gpu1", "aib-multi_host-gpu2")
@@ -120,11 +120,13 @@ def test_forty_requests_are_served_by_both_hosts(gateway_url, master_key, gpus):
         by_api_base[base] = by_api_base.get(base, 0) + 1
     # The backends' own journals: each started completions, together all 40.
     # journald may file the last lines a moment after the answers came back.
-    deadline = time.time() + 15
-    served = dict((name, served_tasks(gpus[name], since[name])) for name in GPUS)
-    while sum(served.values()) < REQUESTS and time.time() < deadline:
-        time.sleep(1)
-        served = dict((name, served_tasks(gpus[name], since[name])) for name in GPUS)
+    served = {}
+
+    def journals_list_all():
+        served.update((name, served_tasks(gpus[name], since[name])) for name in GPUS)
+        return sum(served.values()) >= REQUESTS
+
+    wait_for("the backends' journals to list %d completions" % REQUESTS, journals_list_all, timeout=15, step=1)
     print("requests per host (backend journals): %s; per api_base (gateway headers): %s" % (served, by_api_base))
     assert all(count >= 1 for count in served.values()), served
     assert sum(served.values()) == REQUESTS, served
