@@ -2,11 +2,20 @@
 # make molecule: every Molecule scenario, for real under systemd in local
 # Debian 12 containers. Runs from the repo root (the Makefile's cwd).
 #
-#   SCENARIOS="default llama_cpp" bash tests/harness/molecule.sh   # a subset, in that order
+#   SCENARIOS="default llama_cpp" bash tests/harness/molecule.sh   # a subset
+#   MOLECULE_LANES=1 bash tests/harness/molecule.sh                 # one at a time
 #
-# Order: default first, then the others alphabetically. Every scenario runs
-# even if an earlier one failed; the exit status is non-zero if any failed.
-# Per-scenario durations are printed at the end.
+# Scenarios run in MOLECULE_LANES parallel lanes (default 2). A converge is
+# one chain of tasks, each waiting on a module that runs on one core, so two
+# scenarios side by side use the two cores that one leaves half idle. Each
+# scenario has its own containers and loopback addresses, so lanes share
+# nothing but the pip and ccache caches, which are safe to share. The
+# scenarios in SOLO_SCENARIOS (default: gateway) run afterwards with the
+# machine to themselves, because their verify measures throughput under load.
+# Every scenario runs even if an earlier one failed; the exit status is
+# non-zero if any failed. A scenario's output is printed whole when it ends,
+# never interleaved with another's, and per-scenario durations are printed at
+# the end.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -51,24 +60,71 @@ fi
 logs="$AI_BACKEND_CACHE/molecule-logs"
 mkdir -p "$logs"
 
+lanes="${MOLECULE_LANES:-2}"
+[[ "$lanes" =~ ^[1-9][0-9]*$ ]] || { echo "molecule.sh: MOLECULE_LANES must be a positive integer (got '$lanes')" >&2; exit 2; }
+read -r -a solo <<< "${SOLO_SCENARIOS-gateway}"
+is_solo() { local s; for s in "${solo[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# One scenario: output to its log, result and duration to files beside it.
+run_scenario() {
+  local scenario="$1" where="${2:+lane $2}" start=$SECONDS status
+  if [ ! -f "molecule/$scenario/molecule.yml" ]; then
+    echo "molecule.sh: no scenario '$scenario' (molecule/$scenario/molecule.yml)" > "$logs/$scenario.log"
+    status=missing
+  elif molecule test -s "$scenario" > "$logs/$scenario.log" 2>&1; then
+    status=passed
+  else
+    status=FAILED
+  fi
+  echo "$status $((SECONDS - start))" > "$logs/$scenario.result"
+  # Whole, under a lock, so two lanes never interleave their lines.
+  {
+    flock 9
+    echo "==== molecule test -s $scenario (${where:-alone}, finished $(date -u +%H:%M:%S) UTC)"
+    cat "$logs/$scenario.log"
+    echo "==== $scenario: $status in $((SECONDS - start)) s"
+  } 9>"$logs/.print.lock"
+}
+
+# A lane takes the next scenario from the shared queue until it is empty.
+lane() {
+  local next
+  while :; do
+    next="$({ flock 8; head -n1 "$logs/.queue"; sed -i 1d "$logs/.queue"; } 8>"$logs/.queue.lock")"
+    [ -n "$next" ] || return 0
+    run_scenario "$next" "$1"
+  done
+}
+
+# Longest first, so the lanes end close together: the order of the durations
+# last measured on a 2-core machine. Scenarios not listed go last, as given.
+read -r -a longest_first <<< "${LANE_ORDER:-default vllm ollama multi_host secure llama_cpp}"
+ordered=()
+for scenario in "${longest_first[@]}"; do
+  for wanted in "${scenarios[@]}"; do [ "$wanted" = "$scenario" ] && ordered+=("$scenario"); done
+done
+for scenario in "${scenarios[@]}"; do
+  case " ${ordered[*]} " in *" $scenario "*) ;; *) ordered+=("$scenario") ;; esac
+done
+
+parallel=() serial=()
+for scenario in "${ordered[@]}"; do
+  rm -f "$logs/$scenario.result"
+  if is_solo "$scenario"; then serial+=("$scenario"); else parallel+=("$scenario"); fi
+done
+
+total_start=$SECONDS
+echo "==== ${#parallel[@]} scenario(s) in $lanes lane(s): ${parallel[*]:-none}; then alone: ${serial[*]:-none} ($(date -u +%H:%M:%S) UTC)"
+printf '%s\n' "${parallel[@]}" > "$logs/.queue"
+for i in $(seq 1 "$lanes"); do lane "$i" & done
+wait
+for scenario in "${serial[@]}"; do run_scenario "$scenario"; done
+
 declare -A took result
 failed=0
-total_start=$SECONDS
 for scenario in "${scenarios[@]}"; do
-  if [ ! -f "molecule/$scenario/molecule.yml" ]; then
-    echo "molecule.sh: no scenario '$scenario' (molecule/$scenario/molecule.yml)" >&2
-    took[$scenario]=0; result[$scenario]=missing; failed=1
-    continue
-  fi
-  echo "==== molecule test -s $scenario ($(date -u +%H:%M:%S) UTC)"
-  start=$SECONDS
-  if molecule test -s "$scenario" 2>&1 | tee "$logs/$scenario.log"; then
-    result[$scenario]=passed
-  else
-    result[$scenario]=FAILED; failed=1
-  fi
-  took[$scenario]=$((SECONDS - start))
-  echo "==== $scenario: ${result[$scenario]} in ${took[$scenario]} s"
+  read -r "result[$scenario]" "took[$scenario]" < "$logs/$scenario.result" || { result[$scenario]=FAILED; took[$scenario]=0; }
+  [ "${result[$scenario]}" = passed ] || failed=1
 done
 
 echo
@@ -79,7 +135,7 @@ done
 printf '  %-14s %-8s %4d s\n' total "" "$((SECONDS - total_start))"
 
 for scenario in "${scenarios[@]}"; do
-  [ "${result[$scenario]}" = FAILED ] || continue
+  [ "${result[$scenario]}" = passed ] && continue
   echo
   echo "==== why $scenario failed (from $logs/$scenario.log; at most 200 lines)"
   # Failed tasks with their message, pytest's failures and short summary,

@@ -66,8 +66,10 @@ def test_instance_runs_as_llama_cpp(host, provider):
 def test_unit_is_hardened(host, provider):
     props = dict(line.split("=", 1) for line in host.check_output(
         "systemctl show llama-cpp@%s -p ProtectSystem -p NoNewPrivileges -p PrivateTmp -p ProtectHome "
-        "-p CapabilityBoundingSet -p PrivateDevices -p ReadWritePaths -p ExecStart -p EnvironmentFiles",
-        provider).splitlines())
+        "-p CapabilityBoundingSet -p PrivateDevices -p ReadWritePaths -p ExecStart -p EnvironmentFiles "
+        "-p TimeoutStopUSec", provider).splitlines())
+    # llama_cpp_stop_timeout's default: a stop holds requests in flight no longer than this.
+    assert props["TimeoutStopUSec"] == "10s"
     assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
     assert props["PrivateTmp"] == "yes" and props["ProtectHome"] == "yes" and props["PrivateDevices"] == "yes"
     assert props["CapabilityBoundingSet"] == ""
