@@ -67,7 +67,7 @@ is_solo() { local s; for s in "${solo[@]}"; do [ "$s" = "$1" ] && return 0; done
 
 # One scenario: output to its log, result and duration to files beside it.
 run_scenario() {
-  local scenario="$1" where="${2:+lane $2}" start=$SECONDS status
+  local scenario="$1" start=$SECONDS status
   if [ ! -f "molecule/$scenario/molecule.yml" ]; then
     echo "molecule.sh: no scenario '$scenario' (molecule/$scenario/molecule.yml)" > "$logs/$scenario.log"
     status=missing
@@ -80,20 +80,10 @@ run_scenario() {
   # Whole, under a lock, so two lanes never interleave their lines.
   {
     flock 9
-    echo "==== molecule test -s $scenario (${where:-alone}, finished $(date -u +%H:%M:%S) UTC)"
+    echo "==== molecule test -s $scenario (finished $(date -u +%H:%M:%S) UTC)"
     cat "$logs/$scenario.log"
     echo "==== $scenario: $status in $((SECONDS - start)) s"
   } 9>"$logs/.print.lock"
-}
-
-# A lane takes the next scenario from the shared queue until it is empty.
-lane() {
-  local next
-  while :; do
-    next="$({ flock 8; head -n1 "$logs/.queue"; sed -i 1d "$logs/.queue"; } 8>"$logs/.queue.lock")"
-    [ -n "$next" ] || return 0
-    run_scenario "$next" "$1"
-  done
 }
 
 # Longest first, so the lanes end close together: the order of the durations
@@ -115,9 +105,13 @@ done
 
 total_start=$SECONDS
 echo "==== ${#parallel[@]} scenario(s) in $lanes lane(s): ${parallel[*]:-none}; then alone: ${serial[*]:-none} ($(date -u +%H:%M:%S) UTC)"
-printf '%s\n' "${parallel[@]}" > "$logs/.queue"
-for i in $(seq 1 "$lanes"); do lane "$i" & done
-wait
+# xargs -P is the lane pool: each lane takes the next scenario as one ends.
+export logs
+export -f run_scenario
+if [ "${#parallel[@]}" -gt 0 ]; then
+  # shellcheck disable=SC2016  # $1 is expanded by the child bash, on purpose
+  printf '%s\n' "${parallel[@]}" | xargs -P "$lanes" -I{} bash -c 'run_scenario "$1"' _ {}
+fi
 for scenario in "${serial[@]}"; do run_scenario "$scenario"; done
 
 declare -A took result

@@ -22,6 +22,7 @@ the scenario's ephemeral directory.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -216,10 +217,14 @@ def test_d_redis_outage(phase):
 
 
 # e) one of the two deployments of the model group stops
-def test_e_one_backend_stopped(phase, hostvars):
+def test_e_one_backend_stopped(phase):
     unit = "llama-cpp@llama_b.service"
 
-    stop_timeout = hostvars.get("llama_cpp_stop_timeout", 10)
+    # What the deployed unit says, in systemd's own form ("10s", "1min 30s").
+    shown = docker_exec(GPU2, "systemctl", "show", "-p", "TimeoutStopUSec", "--value", unit).stdout.strip()
+    parts = re.findall(r"(\d+)(min|s)\b", shown)
+    assert parts, "TimeoutStopUSec of %s: %r" % (unit, shown)
+    stop_timeout = sum(int(number) * (60 if suffix == "min" else 1) for number, suffix in parts)
 
     def stop_backend(load):
         began = time.monotonic()
