@@ -269,7 +269,7 @@ def print_table(rows, settings, load_before, load_after, args):
         "met" if overhead <= OVERHEAD_TARGET_MS else "NOT met"))
     print("target: gateway req/s at 16 clients >= %.1fx LiteLLM defaults: %s -> %s" % (
         THROUGHPUT_TARGET, fmt(ratio, "%.2fx"), "met" if ratio and ratio >= THROUGHPUT_TARGET else "NOT met"))
-    print("(llama-server busy-waits, so its CPU per request includes spinning; gateway CPU is the units of the "
+    print("(llama-server's CPU per request includes any busy-waiting for work, its --poll; gateway CPU is the units of the "
           "target: B its own process, C LiteLLM instances + HAProxy + Redis.)")
 
 

@@ -17,7 +17,8 @@ from ansible_collections.gathewhy.ai_backend.plugins.module_utils.plain import t
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
     RegistryError, build_gateway_config, registry_vars, validate_inventory)
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.atomic import WriteError
-from ansible_collections.gathewhy.ai_backend.plugins.module_utils.view import build_host_view, build_view, write_renders
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils.view import (
+    GATEWAY_GROUP, build_host_view, build_view, write_renders)
 
 
 # What makes a string a template for Ansible's default Jinja delimiters.
@@ -146,7 +147,9 @@ def registry_view(hostvars, groups, targets=None, cwd=None, render_dir=""):
 def registry_host_view(hostvars, host):
     """One host's registry validated on its own, with its view (for a role run without validate.yml)."""
     host = to_plain(host)
-    return to_plain(build_host_view(registry_hosts(hostvars, [host])[host], host))
+    groups = to_plain((hostvars.get(host) or {}).get("group_names") or [])
+    return to_plain(build_host_view(registry_hosts(hostvars, [host])[host], host,
+                                    gateway=isinstance(groups, list) and GATEWAY_GROUP in groups))
 
 
 class FilterModule(object):

@@ -115,11 +115,14 @@ def attributes_differ(path, owner=None, group=None, mode=None):
             or (want is not None and stat.S_IMODE(info.st_mode) != want))
 
 
-def write_atomic(path, data, owner=None, group=None, mode=None, backups=10, check_mode=False):
+def write_atomic(path, data, owner=None, group=None, mode=None, backups=10, check_mode=False, validate=None):
     """Put ``data`` (bytes) at ``path``. Returns a dict: changed, backup_file, before (old bytes or None).
 
     Content unchanged -> only owner/group/mode are corrected (changed if they differed).
     check_mode -> nothing touched; changed says what would happen.
+    validate -> called with the finished temp file (new bytes, final owner and
+    mode) before anything is replaced; it raises WriteError to refuse it, and
+    then the old file stays as it was.
     """
     if not isinstance(data, bytes):
         data = data.encode("utf-8")
@@ -149,6 +152,8 @@ def write_atomic(path, data, owner=None, group=None, mode=None, backups=10, chec
         if want_mode is None and before is not None:
             want_mode = stat.S_IMODE(os.stat(path).st_mode)
         _set_attributes(tmp, uid, gid, want_mode if want_mode is not None else 0o644)
+        if validate is not None:
+            validate(tmp)
         if before is not None and backups > 0:
             backup = backup_name(path)
             os.link(path, backup) if hasattr(os, "link") else _copy(path, backup)

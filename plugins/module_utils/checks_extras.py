@@ -29,7 +29,7 @@ _LLAMA_CPP_FLAGS = {
     "--host": "ai_backend_listen_address", "--port": "port",
     "-c": "context_size", "--ctx-size": "context_size",
     "-np": "parallel", "--parallel": "parallel",
-    "-t": "threads", "--threads": "threads",
+    "-t": "threads", "--threads": "threads", "--poll": "poll",
     "-ngl": "n_gpu_layers", "--gpu-layers": "n_gpu_layers", "--n-gpu-layers": "n_gpu_layers",
     "--api-key": "api_key_env", "--api-key-file": "api_key_env",
     "--offline": None, "--metrics": None,

@@ -178,11 +178,27 @@ def _string(registry, var, default):
     return value if isinstance(value, str) and value else default
 
 
+# llama.cpp's threads busy-wait for work (its --poll, 50 by default). Beside
+# the gateway on one CPU that spinning is CPU LiteLLM cannot use: measured in
+# the demo sandbox (2 cores), a LiteLLM instance in front of llama-server
+# served 1.37 times the requests per second with --poll 0, llama-server's CPU
+# time per request falling from 31 to 11 ms (bench/gateway_variants.py).
+SHARED_CPU_POLL = 0
+
+
+def llama_cpp_poll(provider, roles):
+    """The --poll a llama_cpp provider runs with: the registry's, else 0 beside a gateway, else llama.cpp's own."""
+    if isinstance(provider.get("poll"), int) and not isinstance(provider.get("poll"), bool):
+        return provider["poll"]
+    return SHARED_CPU_POLL if "litellm" in roles else None
+
+
 def _host_view(host, registry, inventory):
     base = schema_defaults(REGISTRY_SCHEMA)
     listen = _string(registry, "ai_backend_listen_address", base["ai_backend_listen_address"])
     advertise = _string(registry, "ai_backend_advertise_address", listen)
     providers = _enabled_providers(registry)
+    roles = inventory.roles_of(host, providers)
     by_type = {}
     services = []
     for pid, provider in providers.items():
@@ -196,6 +212,8 @@ def _host_view(host, registry, inventory):
                          probe_url=http_url(reach(listen), provider["port"], path))
             services.append({"role": provider["type"], "id": pid, "address": listen, "port": provider["port"],
                              "health_url": entry["health_url"]})
+        if provider["type"] == "llama_cpp":
+            entry["poll"] = llama_cpp_poll(provider, roles)
         by_type.setdefault(provider["type"], {})[pid] = entry
     view = {
         "listen_address": listen,
@@ -203,7 +221,7 @@ def _host_view(host, registry, inventory):
         "probe_address": reach(listen),
         "gpu_memory_ceiling": registry.get("ai_backend_gpu_memory_ceiling", base["ai_backend_gpu_memory_ceiling"]),
         "providers": by_type,
-        "roles": inventory.roles_of(host, providers),
+        "roles": roles,
         "services": services,
         "secrets": [],
     }
@@ -456,7 +474,7 @@ def write_renders(view):
     return written
 
 
-def build_host_view(registry, host):
+def build_host_view(registry, host, gateway=False):
     """One host's registry, validated on its own, for a backend role applied without validate.yml.
 
     Only what that host's roles rely on is checked (its own registry: schema,
@@ -464,7 +482,12 @@ def build_host_view(registry, host):
     """
     _trace()
     registries = {host: registry}
-    inventory = _Inventory(registries, {"all": [host], INFERENCE_GROUP: [host]}, None)
+    groups = {"all": [host], INFERENCE_GROUP: [host]}
+    if gateway:
+        # Only so that the host's derived settings match a site.yml run's
+        # (llama.cpp's poll beside a gateway); the gateway itself is not checked here.
+        groups[GATEWAY_GROUP] = [host]
+    inventory = _Inventory(registries, groups, None)
     errors, warnings = validate_inventory(registries, gateway_hosts=[], inference_hosts=[host])
     findings = [p.as_dict() for p in list(errors) + list(warnings)]
     return {

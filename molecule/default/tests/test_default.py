@@ -129,6 +129,14 @@ def test_instances_run_the_pinned_release_from_its_venv(host, gateway, master_ke
     assert headers.get("x-litellm-version") == "1.108.7", sorted(headers)
 
 
+def test_llama_server_sleeps_between_requests_beside_the_gateway(host):
+    # This host runs the gateway too, so the engine's view gives the provider
+    # poll 0: llama.cpp's threads must not spin on the CPU LiteLLM needs.
+    pids = unit_process_users(host, "llama-cpp@llama_tiny.service")
+    argv = [host.file("/proc/%d/cmdline" % pid).content_string.split("\0") for pid in pids]
+    assert any(args[1:3] == ["--poll", "0"] for args in argv), argv
+
+
 # 3.
 def test_readiness(gateway):
     status, dummy, body = http("GET", gateway + "/health/readiness")

@@ -187,3 +187,38 @@ def test_removed_provider_is_stopped_and_disabled(host, registry):
     assert not host.file("/etc/llama-cpp/tiny_extra.env").exists
     for provider in ENABLED:  # the others kept serving
         assert_unit_running(host, "llama-cpp@%s.service" % provider)
+
+
+def main_pid(host, provider):
+    return host.check_output("systemctl show -p MainPID --value llama-cpp@%s.service" % provider)
+
+
+def test_a_changed_setting_restarts_only_its_own_instance(host, registry):
+    # This host runs no gateway, so no --poll is passed unless the registry sets one.
+    assert "--poll" not in host.file("/etc/llama-cpp/tiny_path.env").content_string
+    before = dict((provider, main_pid(host, provider)) for provider in ENABLED)
+    polled = with_provider(registry, "tiny_path", dict(registry["ai_backend_providers"]["tiny_path"], poll=10))
+    rc, out = run_playbook(ROLE_PLAYBOOK, polled)
+    assert rc == 0, out[-3000:]
+    assert main_pid(host, "tiny_path") != before["tiny_path"]  # its env file changed: restarted
+    assert main_pid(host, "tiny_url") == before["tiny_url"]    # untouched: kept serving
+    argv = host.file("/proc/%s/cmdline" % main_pid(host, "tiny_path")).content_string.split("\0")
+    assert argv[1:3] == ["--poll", "10"], argv
+    rc, out = run_playbook(ROLE_PLAYBOOK, registry)
+    assert rc == 0, out[-3000:]
+    assert "--poll" not in host.file("/etc/llama-cpp/tiny_path.env").content_string
+    for provider in ENABLED:
+        assert_unit_running(host, "llama-cpp@%s.service" % provider)
+
+
+def test_an_instance_older_than_its_files_is_restarted_by_the_next_run(host, registry):
+    # As after a restart that failed: the file on disk is newer than the
+    # running process, and nothing in the registry changed.
+    before = dict((provider, main_pid(host, provider)) for provider in ENABLED)
+    host.check_output("sleep 1.1 && touch /etc/llama-cpp/tiny_url.env")
+    rc, out = run_playbook(ROLE_PLAYBOOK, registry)
+    assert rc == 0, out[-3000:]
+    assert main_pid(host, "tiny_url") != before["tiny_url"]
+    assert main_pid(host, "tiny_path") == before["tiny_path"]
+    rc, out = run_playbook(ROLE_PLAYBOOK, registry)
+    assert rc == 0 and "changed=0" in out, out[-3000:]

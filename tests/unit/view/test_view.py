@@ -190,3 +190,39 @@ def test_any_junk_in_the_registry_is_reported_never_raised(junk, providers):
     json.dumps(view)
     assert view["ok"] == (not view["errors"])
     assert isinstance(view["summary"], str) and all(isinstance(line, str) for line in view["table"])
+
+
+def _llama(poll=None):
+    provider = {"type": "llama_cpp", "port": 8080, "models": [{"name": "tiny", "gguf": {"path": "/srv/tiny.gguf"}}]}
+    if poll is not None:
+        provider["poll"] = poll
+    return provider
+
+
+@pytest.mark.parametrize("on_gateway, poll, expected", [
+    (True, None, 0),      # beside LiteLLM: the threads sleep instead of spinning on the shared CPU
+    (False, None, None),  # a host of its own: llama.cpp's own default (no --poll passed)
+    (True, 50, 50),       # the registry's value always wins
+    (False, 0, 0),
+])
+def test_llama_cpp_poll_is_derived_once_from_where_it_runs(on_gateway, poll, expected):
+    backend = dict(GPU, ai_backend_providers={"tiny": _llama(poll)})
+    registries = {"gw": dict(GW, ai_backend_providers={"tiny": _llama(poll)}) if on_gateway else GW, "gpu1": backend}
+    groups = dict(GROUPS, ai_backend_inference=["gw"] if on_gateway else ["gpu1"])
+    view = build(registries, groups)
+    host = "gw" if on_gateway else "gpu1"
+    assert view["hosts"][host]["providers"]["llama_cpp"]["tiny"]["poll"] == expected
+    # The role applied alone (no site.yml view) derives the same from the host's groups.
+    alone = view_mod.build_host_view(json.loads(json.dumps(registries[host])), host, gateway=on_gateway)
+    assert alone["host"]["providers"]["llama_cpp"]["tiny"]["poll"] == expected
+
+
+def test_poll_out_of_range_or_in_extra_args_is_refused_with_the_key_to_use():
+    from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import validate_inventory
+    cases = ((_llama(101), "ai_backend_providers.tiny.poll", "<= 100"),
+             (dict(_llama(), extra_args=["--poll", "1"]), "ai_backend_providers.tiny.extra_args[0]", "'poll'"))
+    for provider, path, fix in cases:
+        errors, dummy = validate_inventory({"gpu1": dict(GPU, ai_backend_providers={"tiny": provider})},
+                                           gateway_hosts=[], inference_hosts=["gpu1"])
+        found = [problem.as_dict() for problem in errors]
+        assert [(p["path"], fix in p["hint"]) for p in found] == [("host_vars[gpu1].%s" % path, True)], found
