@@ -54,6 +54,7 @@ def ensure_directory(spec, check_mode):
     if before != "absent" and not os.path.isdir(path):
         raise atomic.WriteError("%s exists and is not a directory (%s); remove it or choose another path"
                                 % (path, before))
+    # Names and mode are resolved first: an unknown user is an error before anything is created.
     uid, gid = atomic._uid(spec.get("owner")), atomic._gid(spec.get("group"))
     mode = atomic.parse_mode(spec.get("mode"))
     changed = before == "absent" or atomic.attributes_differ(path, spec.get("owner"), spec.get("group"),
@@ -62,10 +63,7 @@ def ensure_directory(spec, check_mode):
         try:
             if before == "absent":
                 os.makedirs(path, 0o755)
-            if uid != -1 or gid != -1:
-                os.chown(path, uid, gid)
-            if mode is not None:
-                os.chmod(path, mode)
+            atomic._set_attributes(path, uid, gid, mode)
         except OSError as exc:
             raise atomic.WriteError("cannot create %s: %s" % (path, exc.strerror or exc))
     result = {"path": path, "changed": changed}
