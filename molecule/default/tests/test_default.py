@@ -137,6 +137,25 @@ def test_llama_server_sleeps_between_requests_beside_the_gateway(host):
     assert any(args[1:3] == ["--poll", "0"] for args in argv), argv
 
 
+# The role skips sending an unchanged prebuilt binary by comparing the
+# host's sha256 with the pin, so a binary changed in place at the same
+# versioned path must still be put back, with its owner and mode.
+def test_a_changed_llama_server_is_put_back_by_the_next_run(host, tmp_path):
+    binary = host.check_output("ls /opt/llama.cpp/*/bin/llama-server")
+    pinned = host.file(binary).sha256sum
+    # A new inode, so the running instance keeps its own copy.
+    host.run_expect([0], "cp %s %s.new && printf x >> %s.new && chmod 0700 %s.new && mv %s.new %s"
+                    % ((binary,) * 6))
+    assert host.file(binary).sha256sum != pinned
+    book = tmp_path / "llama-cpp.yml"
+    book.write_text("- hosts: aib-default-gw\n  roles:\n    - role: gathewhy.ai_backend.llama_cpp\n")
+    rc, output = run_playbook(str(book))
+    assert rc == 0, output[-3000:]
+    assert "changed=1" in " ".join(output.split()), output[-3000:]
+    installed = host.file(binary)
+    assert (installed.sha256sum, installed.mode, installed.user) == (pinned, 0o755, "root")
+
+
 # 3.
 def test_readiness(gateway):
     status, dummy, body = http("GET", gateway + "/health/readiness")
