@@ -15,9 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
-import grp
 import os
-import pwd
 import stat
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils import atomic
@@ -29,14 +27,7 @@ def _describe(path):
         info = os.lstat(path)
     except OSError:
         return "absent"
-    try:
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        owner = str(info.st_uid)
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = str(info.st_gid)
+    owner, group = atomic.owner_names(info)
     kind = "directory" if stat.S_ISDIR(info.st_mode) else "file"
     return "%s %s:%s %04o" % (kind, owner, group, stat.S_IMODE(info.st_mode))
 

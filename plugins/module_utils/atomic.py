@@ -66,6 +66,19 @@ def _gid(group):
         raise WriteError("group '%s' does not exist" % group)
 
 
+def owner_names(info):
+    """(owner, group) of an os.stat result as names, or the ids where no name exists."""
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return owner, group
+
+
 def parse_mode(mode):
     if mode is None:
         return None
