@@ -15,7 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import glob
+import grp
 import os
+import pwd
 import stat
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils import atomic
@@ -157,3 +159,32 @@ def read_files(patterns, max_bytes=MAX_READ_BYTES):
                 raise SurveyError("cannot read %s: %s" % (path, exc))
             contents[path] = data.decode("utf-8", "replace")
     return contents
+
+
+def survey_users(names):
+    """Each user name to its account, with the keys of ansible.builtin.user's options."""
+    users = {}
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            users[name] = {"name": name, "exists": False}
+            continue
+        try:
+            group = grp.getgrgid(entry.pw_gid).gr_name
+        except KeyError:
+            group = str(entry.pw_gid)
+        users[name] = {"name": name, "exists": True, "uid": entry.pw_uid, "group": group, "home": entry.pw_dir,
+                       "shell": entry.pw_shell, "comment": entry.pw_gecos}
+    return users
+
+
+def survey_groups(names):
+    """Each group name to whether it exists, and its gid."""
+    groups = {}
+    for name in names:
+        try:
+            groups[name] = {"name": name, "exists": True, "gid": grp.getgrnam(name).gr_gid}
+        except KeyError:
+            groups[name] = {"name": name, "exists": False}
+    return groups

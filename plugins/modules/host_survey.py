@@ -10,13 +10,14 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: host_survey
-short_description: Read systemd unit states, paths and small files in one run
+short_description: Read systemd unit states, paths, small files, users and groups in one run
 version_added: 0.2.0
 description:
   - Answers, in one module run on the host and without changing anything, what a role reads before it
     decides what to do. The roles use it where they would otherwise run C(systemctl is-active) once per
     unit, M(ansible.builtin.slurp) once per file and M(ansible.builtin.find) or M(ansible.builtin.stat) once
-    per path, which on a rerun that changes nothing costs a module run per question.
+    per path, or M(ansible.builtin.user) and M(ansible.builtin.group) only to find them as they should be,
+    which on a rerun that changes nothing costs a module run per question.
   - The states of all O(units) come from one C(systemctl show), which needs systemd 248 or later.
   - O(globs) and O(read) take absolute shell globs; as in a shell, a C(*) does not match a name that starts with
     a dot. A final link is reported as a link, not followed, except by O(read).
@@ -49,6 +50,16 @@ options:
     default: []
   globs:
     description: Absolute shell globs. Each is reported in RV(globs) with everything it matches now.
+    type: list
+    elements: str
+    default: []
+  users:
+    description: User names to look up in the account database.
+    type: list
+    elements: str
+    default: []
+  groups:
+    description: Group names to look up in the group database.
     type: list
     elements: str
     default: []
@@ -132,6 +143,19 @@ globs:
   type: dict
   sample: {"/opt/litellm/venvs/*": [{"path": "/opt/litellm/venvs/1.108.7", "type": "directory", "owner": "root",
            "group": "root", "mode": "0755", "mtime": 1764580000.5}]}
+users:
+  description:
+    - Each of O(users), with the keys of M(ansible.builtin.user)'s options, so a role can compare it with what it
+      would ask for; only C(name) and C(exists=false) when there is no such user.
+  returned: always
+  type: dict
+  sample: {"litellm": {"name": "litellm", "exists": true, "uid": 998, "group": "litellm", "home": "/var/lib/litellm",
+           "shell": "/usr/sbin/nologin", "comment": "LiteLLM proxy"}}
+groups:
+  description: Each of O(groups), with C(exists) and, when it does, C(gid).
+  returned: always
+  type: dict
+  sample: {"litellm": {"name": "litellm", "exists": true, "gid": 998}}
 contents:
   description: The text of every regular file O(read) matched, by path (undecodable bytes replaced).
   returned: always
@@ -152,11 +176,13 @@ def main():
             paths=dict(type="list", elements="str", default=[]),
             globs=dict(type="list", elements="str", default=[]),
             read=dict(type="list", elements="str", default=[]),
+            users=dict(type="list", elements="str", default=[]),
+            groups=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     units = module.params["units"]
-    result = dict(changed=False, units={}, paths={}, globs={}, contents={})
+    result = dict(changed=False, units={}, paths={}, globs={}, contents={}, users={}, groups={})
     try:
         if units:
             systemctl = module.get_bin_path("systemctl", required=True)
@@ -170,6 +196,8 @@ def main():
         result["paths"] = survey.survey_paths(module.params["paths"])
         result["globs"] = survey.survey_globs(module.params["globs"])
         result["contents"] = survey.read_files(module.params["read"])
+        result["users"] = survey.survey_users(module.params["users"])
+        result["groups"] = survey.survey_groups(module.params["groups"])
     except survey.SurveyError as exc:
         module.fail_json(msg=to_native(exc), **result)
     module.exit_json(**result)

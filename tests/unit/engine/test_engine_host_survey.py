@@ -4,7 +4,9 @@ tested directly (systemctl's output, literal paths with glob characters, links, 
 and bytes, the size limit); the module runs for real through ansible-playbook on
 localhost, with a stand-in systemctl first on PATH because this machine runs no systemd."""
 
+import grp
 import os
+import pwd
 import stat
 
 import pytest
@@ -163,3 +165,20 @@ def test_module_answers_in_one_run_in_check_mode_too_and_fails_clearly(collectio
     assert failed.returncode != 0
     assert "Access denied" in only_result(failed)["msg"] and "exit 1" in only_result(failed)["msg"]
     assert "Traceback" not in failed.stdout + failed.stderr
+
+
+def test_users_and_groups_come_back_with_the_keys_the_user_module_takes():
+    me = pwd.getpwuid(os.getuid())
+    users = hs.survey_users([me.pw_name, "no-such-user-ai-backend"])
+    assert users[me.pw_name] == {"name": me.pw_name, "exists": True, "uid": me.pw_uid,
+                                 "group": grp.getgrgid(me.pw_gid).gr_name, "home": me.pw_dir,
+                                 "shell": me.pw_shell, "comment": me.pw_gecos}
+    assert users["no-such-user-ai-backend"] == {"name": "no-such-user-ai-backend", "exists": False}
+    # What a role asks for is a subset of what exists exactly when nothing needs changing.
+    wanted = {"name": me.pw_name, "home": me.pw_dir, "shell": me.pw_shell}
+    assert set(wanted.items()) <= set(users[me.pw_name].items())
+    assert not set(dict(wanted, shell="/bin/false-ai-backend").items()) <= set(users[me.pw_name].items())
+    group = grp.getgrgid(os.getgid())
+    assert hs.survey_groups([group.gr_name, "no-such-group-ai-backend"]) == {
+        group.gr_name: {"name": group.gr_name, "exists": True, "gid": group.gr_gid},
+        "no-such-group-ai-backend": {"name": "no-such-group-ai-backend", "exists": False}}
