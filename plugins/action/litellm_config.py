@@ -26,6 +26,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils._litellm_config_spec import (
     ARGUMENT_SPEC, REQUIRED_IF)
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils._managed_files import settled
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils.registry import (
     RegistryError, build_gateway_config)
 
@@ -81,6 +82,12 @@ class ActionModule(ActionBase):
         if args["validate_only"]:
             return result
         result["dest"] = args["dest"]
+        wanted = dict(dest=args["dest"], content=rendered.text, owner=args["owner"], group=args["group"],
+                      mode=args["mode"])
+        if args["known"] is not None and settled([], [wanted], [], [], args["known"]):
+            # host_survey showed this very config in place: a rerun that changes nothing sends nothing.
+            result["from_survey"] = True
+            return result
         copied = self._copy(rendered.text, args, task_vars)
         for key in ("failed", "msg", "changed", "diff", "backup_file", "checksum", "mode", "owner", "group"):
             if key in copied:

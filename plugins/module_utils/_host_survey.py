@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import glob
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -84,6 +85,8 @@ def _kind(mode):
         return "directory"
     if stat.S_ISREG(mode):
         return "file"
+    if stat.S_ISSOCK(mode):
+        return "socket"
     return "other"
 
 
@@ -159,6 +162,29 @@ def read_files(patterns, max_bytes=MAX_READ_BYTES):
                 raise SurveyError("cannot read %s: %s" % (path, exc))
             contents[path] = data.decode("utf-8", "replace")
     return contents
+
+
+def checksum_files(paths, chunk=1024 * 1024):
+    """Each literal path to the sha256 of its bytes, or None when it is not a regular file (a link
+    is not followed: the files a role writes are never links, and a link there must be replaced)."""
+    sums = {}
+    for path in paths:
+        _absolute(path, "checksum path")
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                sums[path] = None
+                continue
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(chunk), b""):
+                    digest.update(block)
+        except (IOError, OSError) as exc:
+            if not os.path.lexists(path):
+                sums[path] = None
+                continue
+            raise SurveyError("cannot read %s to checksum it: %s" % (path, exc))
+        sums[path] = digest.hexdigest()
+    return sums
 
 
 def survey_users(names):

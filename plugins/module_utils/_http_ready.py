@@ -17,6 +17,10 @@ __metaclass__ = type
 
 import json
 import time
+from urllib.error import HTTPError
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.urls import open_url
 
 EXCERPT = 300
 
@@ -28,6 +32,23 @@ class Answer(object):
         self.status = status
         self.body = body
         self.error = error
+
+
+def fetch(url, method="GET", headers=None, body=None, timeout=10, ca_path=None, validate_certs=True):
+    """One request. Every outcome is an Answer: an HTTP error status is an answer with its body;
+    refused, reset, timed out, TLS or DNS failures are no answer, with the error in words."""
+    try:
+        response = open_url(url, method=method, headers=headers or {}, data=body, timeout=timeout,
+                            validate_certs=validate_certs, ca_path=ca_path)
+        return Answer(response.getcode(), to_text(response.read(), errors="surrogate_or_replace"))
+    except HTTPError as exc:
+        try:
+            text = to_text(exc.read(), errors="surrogate_or_replace")
+        except Exception:  # pylint: disable=broad-except
+            text = ""
+        return Answer(exc.code, text)
+    except Exception as exc:  # pylint: disable=broad-except
+        return Answer(None, error=to_text(exc))
 
 
 def judge(check, answer):

@@ -18,5 +18,6 @@ ARGUMENT_SPEC = dict(
     backups=dict(type="int", default=10),
     master_key=dict(type="str", no_log=True),
     validate_only=dict(type="bool", default=False),
+    known=dict(type="dict"),
 )
 REQUIRED_IF = [("validate_only", False, ("dest",))]

@@ -15,7 +15,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import hashlib
 import os
+import posixpath
 import stat
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils import atomic
@@ -167,3 +169,91 @@ def apply(directories, files, prunes, check_mode, validate_with, absent=()):
     out["changed_paths"] = ([entry["path"] for entry in out["directories"] if entry["changed"]]
                             + [entry["dest"] for entry in out["files"] if entry["changed"]] + out["removed"])
     return out
+
+
+def _attributes_as_wanted(found, spec, kind):
+    """Whether a host_survey entry is of this kind with the owner, group and mode spec asks for.
+    An owner or group given as a number, or a mode that is not octal, is not judged here."""
+    if not found or not found.get("exists", True) or found.get("type") != kind:
+        return False
+    for key in ("owner", "group"):
+        want = spec.get(key)
+        if want not in (None, "") and str(want) != found.get(key):
+            return False
+    mode = spec.get("mode")
+    if mode is None:
+        return True
+    try:
+        want_mode = atomic.parse_mode(mode)
+        return want_mode == int(found.get("mode", ""), 8)
+    except (atomic.WriteError, TypeError, ValueError):
+        return False
+
+
+def _content_digest(content):
+    data = content if isinstance(content, bytes) else str(content).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def settled(directories, files, prunes, absent, known):
+    """Whether host_survey's answer (known: its paths, globs and checksums) shows that apply() would
+    change nothing: every directory and file already there with the asked attributes and bytes, no
+    prune leftover and no absent path present. Anything the survey did not look at counts as unknown,
+    so the answer is False and the module runs on the host as usual."""
+    if not isinstance(known, dict):
+        return False
+    paths = known.get("paths") or {}
+    globs = known.get("globs") or {}
+    checksums = known.get("checksums") or {}
+
+    def entry(path):
+        return paths.get(path) or paths.get(posixpath.normpath(path))
+
+    for spec in directories or []:
+        if not _attributes_as_wanted(entry(spec["path"]), spec, "directory"):
+            return False
+    for spec in files or []:
+        dest = spec["dest"]
+        digest = checksums.get(dest) or checksums.get(posixpath.normpath(dest))
+        if not digest or digest != _content_digest(spec["content"]):
+            return False
+        if not _attributes_as_wanted(entry(dest), spec, "file"):
+            return False
+    for path in absent or []:
+        found = entry(path)
+        if found is None or found.get("exists"):
+            return False
+    keep = set(posixpath.normpath(spec["dest"]) for spec in files or [])
+    for spec in prunes or []:
+        leftovers = prune_leftovers(spec, keep, globs)
+        if leftovers is None or leftovers:
+            return False
+    return True
+
+
+def prune_globs(spec):
+    """The host_survey globs that show every file prune() would consider in spec['path']: its
+    patterns, and '.*' because prune() matches names that start with a dot and a glob skips them."""
+    return [posixpath.join(spec["path"], pattern) for pattern in spec.get("patterns") or ["*"]] + [
+        posixpath.join(spec["path"], ".*")]
+
+
+def prune_leftovers(spec, keep, globs):
+    """The files prune() would remove, from host_survey's globs, or None when it did not look."""
+    found = []
+    for pattern in prune_globs(spec):
+        if pattern not in globs:
+            return None
+        found.extend(globs[pattern])
+    patterns = spec.get("patterns") or ["*"]
+    return sorted(set(entry["path"] for entry in found
+                      if entry.get("type") != "directory" and posixpath.normpath(entry["path"]) not in keep
+                      and any(fnmatch.fnmatchcase(posixpath.basename(entry["path"]), p) for p in patterns)))
+
+
+def unchanged_result(directories, files):
+    """apply()'s answer when settled() says nothing would change."""
+    return {"changed": False, "changed_paths": [], "removed": [],
+            "directories": [{"path": posixpath.normpath(spec["path"]), "changed": False} for spec in directories or []],
+            "files": [{"dest": posixpath.normpath(spec["dest"]), "changed": False, "backup_file": None}
+                      for spec in files or []]}

@@ -70,6 +70,14 @@ options:
     type: list
     elements: str
     default: []
+  checksums:
+    description:
+      - Absolute paths, taken literally, whose sha256 is returned in RV(checksums). A link is not followed.
+      - Only digests come back, never the text, so files with secrets can be compared this way; pass the result
+        as O(gathewhy.ai_backend.managed_files#module:known) to skip writing files that are already right.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -122,7 +130,7 @@ paths:
       description: Whether anything (a link included, even a broken one) is at the path.
       type: bool
     type:
-      description: V(file), V(directory), V(link) or V(other), when it exists.
+      description: V(file), V(directory), V(link), V(socket) or V(other), when it exists.
       type: str
     owner:
       description: Its owner's name (the uid when it has none), when it exists.
@@ -161,6 +169,11 @@ contents:
   returned: always
   type: dict
   sample: {"/etc/systemd/system/litellm@1.service.d/10-instance.conf": "[Service]\nEnvironment=PORT=4001\n"}
+checksums:
+  description: Each of O(checksums), with the sha256 of its bytes as hex, or V(null) when it is not a regular file.
+  returned: always
+  type: dict
+  sample: {"/etc/litellm/litellm.env": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -178,11 +191,12 @@ def main():
             read=dict(type="list", elements="str", default=[]),
             users=dict(type="list", elements="str", default=[]),
             groups=dict(type="list", elements="str", default=[]),
+            checksums=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     units = module.params["units"]
-    result = dict(changed=False, units={}, paths={}, globs={}, contents={}, users={}, groups={})
+    result = dict(changed=False, units={}, paths={}, globs={}, contents={}, users={}, groups={}, checksums={})
     try:
         if units:
             systemctl = module.get_bin_path("systemctl", required=True)
@@ -198,6 +212,7 @@ def main():
         result["contents"] = survey.read_files(module.params["read"])
         result["users"] = survey.survey_users(module.params["users"])
         result["groups"] = survey.survey_groups(module.params["groups"])
+        result["checksums"] = survey.checksum_files(module.params["checksums"])
     except survey.SurveyError as exc:
         module.fail_json(msg=to_native(exc), **result)
     module.exit_json(**result)

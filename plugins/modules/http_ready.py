@@ -120,13 +120,9 @@ checks:
       type: str
 """
 
-from urllib.error import HTTPError
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.urls import open_url
 
-from ansible_collections.gathewhy.ai_backend.plugins.module_utils._http_ready import Answer, wait_for_all
+from ansible_collections.gathewhy.ai_backend.plugins.module_utils._http_ready import fetch, wait_for_all
 
 
 def main():
@@ -148,23 +144,12 @@ def main():
     )
     params = module.params
 
-    def fetch(check):
-        try:
-            response = open_url(check["url"], method="GET", headers=check["headers"],
-                                timeout=params["request_timeout"], validate_certs=params["validate_certs"],
-                                ca_path=params["ca_path"])
-            return Answer(response.getcode(), to_text(response.read(), errors="surrogate_or_replace"))
-        except HTTPError as exc:
-            try:
-                body = to_text(exc.read(), errors="surrogate_or_replace")
-            except Exception:  # pylint: disable=broad-except
-                body = ""
-            return Answer(exc.code, body)
-        except Exception as exc:  # pylint: disable=broad-except
-            # Refused, reset, timed out, TLS or DNS: all mean no answer yet, and are retried.
-            return Answer(None, error=to_text(exc))
+    def fetch_check(check):
+        # Refused, reset, timed out, TLS or DNS: all mean no answer yet, and are retried.
+        return fetch(check["url"], headers=check["headers"], timeout=params["request_timeout"],
+                     ca_path=params["ca_path"], validate_certs=params["validate_certs"])
 
-    results, failure = wait_for_all(params["checks"], fetch, params["delay"])
+    results, failure = wait_for_all(params["checks"], fetch_check, params["delay"])
     if failure:
         module.fail_json(msg=failure, checks=results)
     module.exit_json(changed=False, checks=results)

@@ -98,6 +98,13 @@ options:
     description: Validate and render, but never write.
     type: bool
     default: false
+  known:
+    description:
+      - What M(gathewhy.ai_backend.host_survey) found earlier in the play, that is its
+        RV(gathewhy.ai_backend.host_survey#module:paths) and RV(gathewhy.ai_backend.host_survey#module:checksums),
+        with O(dest) among them.
+      - When they show O(dest) with the rendered bytes, O(owner), O(group) and O(mode), nothing is sent to the host.
+    type: dict
 notes:
   - The rendered config names secrets only as C(os.environ/NAME); their values belong in the LiteLLM
     EnvironmentFile.
@@ -150,6 +157,10 @@ source_sha256:
   returned: success
   type: str
   sample: 3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
+from_survey:
+  description: Present and V(true) when O(known) showed O(dest) already as rendered, so nothing was sent to the host.
+  returned: when O(known) showed it so
+  type: bool
 pruned_backups:
   description: Old backups of O(dest) removed because more than O(backups) were kept.
   returned: when any was removed

@@ -31,6 +31,7 @@ author:
   - gathewhy.ai engineering (@gathewhy)
 extends_documentation_fragment:
   - action_common_attributes
+  - action_common_attributes.flow
   - action_common_attributes.files
 attributes:
   check_mode:
@@ -39,6 +40,13 @@ attributes:
   diff_mode:
     support: full
     details: Old and new content of each changed file; old and new owner, group and mode otherwise.
+  action:
+    support: full
+    details: An action plugin decides from O(known) on the controller whether the module needs to run on the host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   platform:
     support: full
     platforms: posix
@@ -120,6 +128,16 @@ options:
     type: list
     elements: path
     default: []
+  known:
+    description:
+      - What M(gathewhy.ai_backend.host_survey) found on this host earlier in the play, that is its
+        RV(gathewhy.ai_backend.host_survey#module:paths), RV(gathewhy.ai_backend.host_survey#module:globs) and
+        RV(gathewhy.ai_backend.host_survey#module:checksums).
+      - When it shows every directory and file already as asked (bytes by sha256, owner and group by name, mode), no
+        O(absent) path present and nothing for O(prune) to remove, the task returns unchanged without running on
+        the host. Anything it did not look at, or shows otherwise, is decided on the host as usual.
+      - For O(prune), survey the globs C(<path>/<pattern>) for each pattern and C(<path>/.*).
+    type: dict
 notes:
   - Use C(no_log) on a task whose O(files[].content) holds secrets; its diff is then hidden too.
 """
@@ -173,6 +191,10 @@ directories:
   returned: always
   type: list
   elements: dict
+from_survey:
+  description: Whether O(known) showed everything as asked, so the module did not run on the host.
+  returned: always
+  type: bool
 removed:
   description: The files O(prune) and O(absent) removed (or in check mode would remove).
   returned: always
@@ -210,6 +232,8 @@ def main():
                 patterns=dict(type="list", elements="str", default=["*"]),
             )),
             absent=dict(type="list", elements="path", default=[]),
+            # Read by the action plugin on the controller, which never passes it on.
+            known=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
