@@ -6,9 +6,6 @@ through ansible-playbook against a local HTTP server that speaks the gateway's a
 backend's API, and a real redis-server with an ACL user."""
 
 import json
-import shutil
-import socket
-import subprocess
 import threading
 from http.server import ThreadingHTTPServer
 
@@ -17,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from test_engine_ansible_faces import collections, play, only_result  # noqa: F401  pylint: disable=unused-import
 from test_engine_http_ready import Handler
+from redis_server import free_port, redis_server_binary, start_redis
 
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils import _smoke as smoke
 from ansible_collections.gathewhy.ai_backend.plugins.module_utils._http_ready import Answer
@@ -108,21 +106,11 @@ def gateway():
 
 @pytest.fixture
 def redis_acl(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     conf = tmp_path / "redis.conf"
     conf.write_text("bind 127.0.0.1\nport %d\nsave \"\"\nappendonly no\ndir %s\n"
                     "user default off\nuser litellm on >%s ~* +@all\n" % (port, tmp_path, REDIS_PASSWORD))
-    process = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for dummy in range(200):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        threading.Event().wait(0.05)
+    process = start_redis(redis_server_binary(), conf, port)
     yield port
     process.terminate()
     process.wait(timeout=10)

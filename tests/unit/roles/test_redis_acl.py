@@ -8,25 +8,20 @@ sets it."""
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+
+# Re-exported: test_redis_tls.py takes them from here.
+from redis_server import free_port, redis_server_binary, start_redis  # noqa: F401  pylint: disable=unused-import
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ROLE = os.path.join(REPO, "roles", "redis")
 GATEWAY_PASSWORD = "gw-Pass.word_0123456789+/="
 EXPORTER_PASSWORD = "exporter-pass-9876543210~"
 LITELLM_PYTHON = os.path.join(REPO, ".venv-litellm", "bin", "python")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def render(directory, templates=("ai-backend-auth.conf",), **extra):
@@ -57,26 +52,9 @@ def rendered(tmp_path_factory):
     return {"with": with_exporter, "without": render(tmp_path_factory.mktemp("without"))}
 
 
-def start_redis(binary, conf, port):
-    """redis-server on ``conf``, once it accepts connections on ``port``; fails with its output otherwise."""
-    process = subprocess.Popen([binary, str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.time() + 20
-    while time.time() < deadline and process.poll() is None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail("redis-server did not start: %s" % process.communicate()[0].decode())
-    return None
-
-
 @pytest.fixture
 def redis(tmp_path, request, rendered):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    binary = redis_server_binary()
     include = rendered[getattr(request, "param", "with")]
     port = free_port()
     conf = tmp_path / "redis.conf"

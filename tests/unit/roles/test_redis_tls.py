@@ -10,7 +10,6 @@ REDIS_SSL_CA_CERTS, REDIS_SSL_CERT_REQS, REDIS_SSL_CHECK_HOSTNAME."""
 import datetime
 import ipaddress
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from test_redis_acl import GATEWAY_PASSWORD, LITELLM_PYTHON, call, free_port, render, start_redis
+from test_redis_acl import GATEWAY_PASSWORD, LITELLM_PYTHON, call, free_port, redis_server_binary, render, start_redis
 
 
 def certificate(subject, issuer, public_key, signing_key, ca, address=None):
@@ -39,9 +38,7 @@ def certificate(subject, issuer, public_key, signing_key, ca, address=None):
 
 @pytest.fixture(scope="module")
 def tls_redis(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    binary = redis_server_binary()
     directory = tmp_path_factory.mktemp("redis-tls")
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca = certificate("test redis CA", "test redis CA", ca_key.public_key(), ca_key, True)
