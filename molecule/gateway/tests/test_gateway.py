@@ -291,7 +291,7 @@ def test_b_rolled_back_config_under_load(phase, host, hostvars):
 # Requests the instance had not begun to answer are retried on the other one.
 # An answer it had begun to send (HAProxy had its status line and headers)
 # cannot be: HAProxy keeps a request for a retry only until the response
-# headers arrive, and a POST must not be sent twice after that. So the one
+# headers arrive, and has passed them to the client by then. So the one
 # failure allowed here is such an answer cut short, and only when it was in
 # flight at the kill and HAProxy's own count of answers aborted by that
 # server agrees; anything else fails the phase.
