@@ -9,13 +9,11 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit", "engine"))
 
-from engine_import import REPO, golden_case, registry  # noqa: E402  pylint: disable=wrong-import-position
-
-LITELLM_PYTHON = os.path.join(REPO, ".venv-litellm", "bin", "python")
+from engine_import import golden_case, registry  # noqa: E402  pylint: disable=wrong-import-position
+from litellm_venv import litellm_python  # noqa: E402  pylint: disable=wrong-import-position
 
 # Runs in the LiteLLM venv: a local backend that answers chat completions and a
 # port nobody listens on form one group; argv[1] is the router settings (JSON),
@@ -82,7 +80,7 @@ def rendered_router_settings():
 
 def failed_requests(settings, count):
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR")
-    done = subprocess.run([LITELLM_PYTHON, "-c", ROUTER_SCRIPT, json.dumps(settings), str(count)],
+    done = subprocess.run([litellm_python(), "-c", ROUTER_SCRIPT, json.dumps(settings), str(count)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           timeout=600, env=env, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("FAILED ")]
@@ -90,14 +88,7 @@ def failed_requests(settings, count):
     return int(lines[-1].split()[1])
 
 
-@pytest.fixture(scope="module")
-def litellm_python():
-    if not os.access(LITELLM_PYTHON, os.X_OK):
-        pytest.skip("no .venv-litellm: bash tests/harness/litellm-venv.sh creates it (make unit does)")
-    return LITELLM_PYTHON
-
-
-def test_the_rendered_router_settings_retry_on_the_other_deployment(litellm_python):
+def test_the_rendered_router_settings_retry_on_the_other_deployment():
     settings = rendered_router_settings()
     assert settings["enable_weighted_failover"] is True
     assert settings["num_retries"] >= 1
@@ -110,7 +101,7 @@ def test_the_rendered_router_settings_retry_on_the_other_deployment(litellm_pyth
     assert failed_requests(dict(settings, disable_cooldowns=True), 100) == 0
 
 
-def test_without_failover_and_retries_a_dead_deployment_fails_requests(litellm_python):
+def test_without_failover_and_retries_a_dead_deployment_fails_requests():
     # The control: each request goes to a random deployment once, so about
     # half fail (the chance that none of 40 does is 2**-40).
     assert failed_requests({"num_retries": 0, "disable_cooldowns": True}, 40) > 0

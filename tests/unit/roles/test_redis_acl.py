@@ -14,14 +14,13 @@ import sys
 
 import pytest
 
-# Re-exported: test_redis_tls.py takes them from here.
-from redis_server import free_port, redis_server_binary, start_redis  # noqa: F401  pylint: disable=unused-import
+from litellm_venv import litellm_python
+from redis_server import free_port, redis_server_binary, start_redis
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 ROLE = os.path.join(REPO, "roles", "redis")
 GATEWAY_PASSWORD = "gw-Pass.word_0123456789+/="
 EXPORTER_PASSWORD = "exporter-pass-9876543210~"
-LITELLM_PYTHON = os.path.join(REPO, ".venv-litellm", "bin", "python")
 
 
 def render(directory, templates=("ai-backend-auth.conf",), **extra):
@@ -138,14 +137,13 @@ def test_without_an_exporter_password_there_is_no_exporter_user(redis):
 
 
 def test_litellm_logs_in_as_the_gateway_user_from_its_environment(redis):
-    if not os.path.exists(LITELLM_PYTHON):
-        pytest.skip("no .venv-litellm (tests/harness/litellm-venv.sh makes it)")
+    python = litellm_python()
     script = ("import litellm._redis as r\n"
               "client = r.get_redis_client(host='127.0.0.1', port=%d, password='os.environ/REDIS_PASSWORD')\n"
               "client.set('from-litellm', 'ok')\n"
               "print(client.acl_whoami(), client.get('from-litellm').decode())\n" % redis[0])
     env = dict(os.environ, REDIS_USERNAME="litellm", REDIS_PASSWORD=GATEWAY_PASSWORD, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    done = subprocess.run([LITELLM_PYTHON, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    done = subprocess.run([python, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["litellm", "ok"]

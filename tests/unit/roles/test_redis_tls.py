@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from test_redis_acl import GATEWAY_PASSWORD, LITELLM_PYTHON, call, free_port, redis_server_binary, render, start_redis
+from litellm_venv import litellm_python
+from redis_server import free_port, redis_server_binary, start_redis
+from test_redis_acl import GATEWAY_PASSWORD, call, render
 
 
 def certificate(subject, issuer, public_key, signing_key, ca, address=None):
@@ -95,8 +97,7 @@ def test_plain_text_and_unknown_cas_get_nothing(tls_redis):
 
 
 def test_litellm_redis_cache_uses_tls_from_its_environment(tls_redis):
-    if not os.path.exists(LITELLM_PYTHON):
-        pytest.skip("no .venv-litellm (tests/harness/litellm-venv.sh makes it)")
+    python = litellm_python()
     script = (
         "import asyncio\n"
         "from litellm.caching.redis_cache import RedisCache\n"
@@ -111,7 +112,7 @@ def test_litellm_redis_cache_uses_tls_from_its_environment(tls_redis):
     env = dict(os.environ, REDIS_USERNAME="litellm", REDIS_PASSWORD=GATEWAY_PASSWORD, REDIS_SSL="true",
                REDIS_SSL_CA_CERTS=tls_redis["ca"], REDIS_SSL_CERT_REQS="required", REDIS_SSL_CHECK_HOSTNAME="true",
                LITELLM_LOCAL_MODEL_COST_MAP="True")
-    done = subprocess.run([LITELLM_PYTHON, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    done = subprocess.run([python, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-4:] == ["sync-value", "async-value", "True", "SSLConnection"], done.stdout + done.stderr[-3000:]
